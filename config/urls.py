@@ -6,5 +6,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/django-rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
-    path("", include("brands.urls")),
+    path("api/", include("config.api_urls")),
+    path("brands/", include("brands.urls")),
+    path("", include("reviews.urls")),
 ]
