@@ -20,6 +20,7 @@ migrate: install
 
 # First run: install, migrate, starter brands; then embedded Redis + RQ worker + Daphne. Ctrl-C stops all.
 run: migrate
+	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py load_brands --if-empty
 	$(PY) manage.py runstack
 

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "django_rq",
+    "config.apps.SiteConfig",
     "brands",
     "reviews",
     "crawling",
