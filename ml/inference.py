@@ -56,6 +56,10 @@ def get_predictor() -> Predictor:
     return _predictor
 
 
+def active_version_changed() -> None:
+    """Called after an activation commits: this process re-checks the active version on its next prediction."""
+
+
 def predict(text: str) -> dict:
     """The prediction object for one text, from the active model."""
     return get_predictor().predict_batch([text])[0]
