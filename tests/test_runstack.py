@@ -56,7 +56,7 @@ def test_one_interrupt_brings_the_whole_site_up_and_down(tmp_path):
 
         stack.send_signal(signal.SIGINT)
         stack.wait(timeout=60)
-        gone, alive = psutil.wait_procs(children, timeout=10)
+        _gone, alive = psutil.wait_procs(children, timeout=10)
         assert not alive, f"processes left behind: {alive}"
         assert not redis_answers(redis_url)
     finally:
