@@ -1,0 +1,72 @@
+"""Reads of brands: a random one to review, the searchable list, one brand's page."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+
+from django.db.models import F, Q, QuerySet
+
+from brands.models import Category, Company
+
+# How the brand list can be ordered: the value of `?sort=` → the ORDER BY.
+COMPANY_SORTS: dict[str, tuple] = {
+    "rating": (F("average_stars").desc(nulls_last=True), "-review_count", "name"),
+    "reviews": ("-review_count", F("average_stars").desc(nulls_last=True), "name"),
+    "name": ("name",),
+}
+DEFAULT_COMPANY_SORT = "rating"
+
+
+def company_random_active(*, exclude_slugs: Iterable[str] = ()) -> Company | None:
+    """A random brand open for reviews, avoiding `exclude_slugs` unless nothing else is left."""
+    active = Company.objects.filter(is_active=True).order_by("pk")
+    excluded = [slug for slug in exclude_slugs if slug]
+    for candidates in (active.exclude(slug__in=excluded), active) if excluded else (active,):
+        # A random offset instead of ORDER BY RANDOM(): two cheap queries on any table size.
+        count = candidates.count()
+        if count:
+            return candidates.prefetch_related("categories")[random.randrange(count)]
+    return None
+
+
+def company_active_by_slug(*, slug: str) -> Company | None:
+    """The brand with this slug if it is open for reviews."""
+    return Company.objects.filter(slug=slug, is_active=True).first()
+
+
+def company_list(*, query: str = "", category: Category | None = None, sort: str = DEFAULT_COMPANY_SORT) -> QuerySet:
+    """Active brands whose name contains `query`, in `category` or one of its sub-categories, sorted."""
+    companies = Company.objects.filter(is_active=True)
+    if query:
+        companies = companies.filter(name__icontains=query)
+    if category is not None:
+        companies = companies.filter(Q(categories=category) | Q(categories__parent=category)).distinct()
+    return companies.order_by(*COMPANY_SORTS.get(sort, COMPANY_SORTS[DEFAULT_COMPANY_SORT]))
+
+
+def category_choices() -> list[Category]:
+    """Categories holding an active brand (directly or through a sub-category), each parent before its children."""
+    used = Category.objects.filter(Q(companies__is_active=True) | Q(children__companies__is_active=True)).values_list(
+        "pk", flat=True
+    )
+    categories = Category.objects.filter(pk__in=used).select_related("parent")
+    return sorted(categories, key=lambda c: (c.parent.name if c.parent else c.name, c.parent_id is not None, c.name))
+
+
+def category_by_slug(*, slug: str) -> Category | None:
+    """The category with this slug, if any."""
+    return Category.objects.filter(slug=slug).first() if slug else None
+
+
+def company_by_slug(*, slug: str) -> Company | None:
+    """Any brand by slug, active or not (its page stays reachable)."""
+    return Company.objects.filter(slug=slug).prefetch_related("categories").first()
+
+
+def company_website_url(company: Company) -> str:
+    """The brand's website as a link target: only http(s) addresses, so no `javascript:` URL reaches a page."""
+    website = (company.website or "").strip()
+    if website.lower().startswith(("http://", "https://")):
+        return website
+    return f"https://{company.domain}/" if company.domain else ""
