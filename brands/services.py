@@ -69,6 +69,37 @@ def company_upsert(*, name: str, domain: str = "", website: str = "", source: st
     return company
 
 
+def companies_create(*, rows: Iterable[dict[str, str]], source: str, is_active: bool = True) -> list[Company]:
+    """Create many new companies at once (rows of name/domain/website) with unique slugs; returns them.
+
+    For bulk loads that have already looked each company up the way company_upsert does and found
+    nothing; domains are normalised here as there.
+    """
+    rows = list(rows)
+    if not rows:
+        return []
+    taken = set(Company.objects.values_list("slug", flat=True))
+    companies = []
+    for row in rows:
+        root = (slugify(row["name"]) or "item")[:247]
+        slug, n = root, 1
+        while slug in taken:
+            n += 1
+            slug = f"{root}-{n}"
+        taken.add(slug)
+        companies.append(
+            Company(
+                name=row["name"].strip(),
+                slug=slug,
+                domain=normalize_domain(row.get("domain") or row.get("website") or "") or None,
+                website=row.get("website", ""),
+                source=source,
+                is_active=is_active,
+            )
+        )
+    return Company.objects.bulk_create(companies, batch_size=500)
+
+
 def company_refresh_aggregates(company_ids: Iterable[int]) -> None:
     """Recompute review counts, star distribution, average stars and mean sentiment from the reviews.
 
