@@ -1,9 +1,21 @@
 """The REST API under /api/: each app's API views, the OpenAPI schema and its docs."""
 
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from brands import api as brands_api
+from config.api_errors import api_not_found
+from ml import api as ml_api
+from reviews import api as reviews_api
+
 urlpatterns = [
+    path("predict/", ml_api.PredictView.as_view(), name="api-predict"),
+    path("brands/", brands_api.BrandListView.as_view(), name="api-brands"),
+    path("brands/random/", brands_api.RandomBrandView.as_view(), name="api-brand-random"),
+    path("brands/<slug:slug>/", brands_api.BrandDetailView.as_view(), name="api-brand"),
+    path("reviews/", reviews_api.ReviewListView.as_view(), name="api-reviews"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Anything else under /api/ answers a JSON 404 in the API's error format, not an HTML page.
+    re_path(r"^(?P<path>.*)$", api_not_found),
 ]

@@ -1,0 +1,67 @@
+"""API shapes for visitors' reviews: the list filters, a new review, and a stored review."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework import serializers
+
+from brands.models import Company
+from reviews.models import UserReview
+
+
+class BrandSlugField(serializers.SlugRelatedField):
+    """A brand named by its slug, with a message that says which slug was not found."""
+
+    default_error_messages = {
+        **serializers.SlugRelatedField.default_error_messages,
+        "does_not_exist": "No brand with the slug '{value}'.",
+    }
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(slug_field="slug", queryset=Company.objects.all(), **kwargs)
+
+
+class ReviewListQuerySerializer(serializers.Serializer):
+    """The filters of `GET /api/reviews/`."""
+
+    brand = BrandSlugField(required=False, help_text="Only reviews of the brand with this slug.")
+    rating = serializers.IntegerField(
+        required=False, min_value=1, max_value=5, help_text="Only reviews with this many stars."
+    )
+
+
+class ReviewCreateSerializer(serializers.Serializer):
+    """A visitor's review: the brand's slug, the text and the stars they chose."""
+
+    brand = BrandSlugField(help_text="The slug of the brand reviewed.")
+    text = serializers.CharField()
+    rating = serializers.IntegerField(min_value=1, max_value=5, help_text="The stars the visitor chose, 1 to 5.")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # The limits are read per request so the schema and the check follow the settings.
+        fields = super().get_fields()
+        fields["text"] = serializers.CharField(
+            min_length=settings.REVIEW_MIN_CHARS,
+            max_length=settings.REVIEW_MAX_CHARS,
+            help_text="The review; leading and trailing spaces are dropped.",
+        )
+        return fields
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    """A stored visitor review as the public sees it (never the IP hash or user agent)."""
+
+    brand = serializers.SlugRelatedField(source="company", slug_field="slug", read_only=True)
+    brand_name = serializers.CharField(source="company.name", read_only=True)
+    suggested_rating = serializers.IntegerField(
+        read_only=True, allow_null=True, min_value=1, max_value=5, help_text="The stars the model suggested."
+    )
+    score = serializers.FloatField(
+        read_only=True, allow_null=True, min_value=0, max_value=1, help_text="The model's sentiment score, 0 to 1."
+    )
+    model = serializers.CharField(source="model_name", read_only=True, help_text="The model that scored the text.")
+
+    class Meta:
+        model = UserReview
+        fields = ["id", "brand", "brand_name", "text", "rating", "suggested_rating", "score", "model", "created_at"]
+        read_only_fields = fields
