@@ -141,21 +141,26 @@ def brands_load_csv(*, path: Path | str | None = None, source: str = "starter") 
     summary = BrandLoadSummary(read=len(rows))
     with transaction.atomic():
         categories_before = Category.objects.count()
+        categories: dict[tuple[str, str], Category] = {}
         for row in rows:
-            _brand_row_store(row, source=source, summary=summary)
+            _brand_row_store(row, source=source, summary=summary, categories=categories)
         summary.categories_created = Category.objects.count() - categories_before
     return summary
 
 
-def _brand_row_store(row: BrandRow, *, source: str, summary: BrandLoadSummary) -> None:
-    top = category_upsert(name=row.category)
-    categories = [top]
-    if row.sub_category:
-        categories.append(category_upsert(name=row.sub_category, parent=top))
+def _brand_row_store(
+    row: BrandRow, *, source: str, summary: BrandLoadSummary, categories: dict[tuple[str, str], Category]
+) -> None:
+    """Store one brand and link it to its category and sub-category (upserted once per load)."""
+    wanted = [(row.category, "")] + ([(row.sub_category, row.category)] if row.sub_category else [])
+    for name, parent in wanted:
+        if (name, parent) not in categories:
+            categories[name, parent] = category_upsert(name=name, parent=categories[parent, ""] if parent else None)
+    own = [categories[key] for key in wanted]
     before = _company_matching(row)
     company = company_upsert(name=row.name, domain=row.domain, website=row.website, source=source)
     linked = set(company.categories.values_list("pk", flat=True))
-    missing = [category for category in categories if category.pk not in linked]
+    missing = [category for category in own if category.pk not in linked]
     if missing:
         company.categories.add(*missing)
     if before is None:
