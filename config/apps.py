@@ -7,3 +7,6 @@ class SiteConfig(AppConfig):
     name = "config"
     label = "site_config"
     verbose_name = "Site"
+
+    def ready(self) -> None:
+        from config import login_throttle  # noqa: F401  (connects the sign-in signal receivers)

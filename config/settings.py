@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.errors.DatabaseUnavailableMiddleware",
+    "config.login_throttle.LoginThrottleMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -187,6 +188,10 @@ if PRODUCTION:
     if env_bool("TRUST_X_FORWARDED_PROTO", False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Staff sign-in: this many failures per IP and user name within the window, then 429 until it passes.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
+
 # Visitors' IPs are stored only as a salted hash; the salt defaults to one derived from SECRET_KEY.
 IP_HASH_SALT = env_str("IP_HASH_SALT", "")
 
@@ -214,6 +219,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
+    # No validator badge: the docs page must not call swagger.io.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
@@ -234,6 +241,13 @@ CRAWL_USER_AGENT = env_str(
 CRAWL_OBEY_ROBOTS = env_bool("CRAWL_OBEY_ROBOTS", True)
 CRAWL_CONCURRENCY = env_int("CRAWL_CONCURRENCY", 8, minimum=1)
 CRAWL_DOWNLOAD_DELAY = env_float("CRAWL_DOWNLOAD_DELAY", 0.0)
+CRAWL_DOWNLOAD_TIMEOUT = env_float("CRAWL_DOWNLOAD_TIMEOUT", 30.0)
+CRAWL_RENDER_TIMEOUT = env_float("CRAWL_RENDER_TIMEOUT", 20.0)  # seconds a listing page may take to render
+CRAWL_MAX_RETRIES = env_int("CRAWL_MAX_RETRIES", 3, minimum=0)
+CRAWL_MAX_RETRY_AFTER = env_float("CRAWL_MAX_RETRY_AFTER", 120.0)  # longest Retry-After honoured, seconds
+CRAWL_DOWNLOAD_MAXSIZE = env_int("CRAWL_DOWNLOAD_MAXSIZE", 8 * 1024 * 1024, minimum=1024)
+CRAWL_BATCH_SIZE = env_int("CRAWL_BATCH_SIZE", 500, minimum=1)  # reviews per database transaction
+CRAWL_FANOUT_BATCH = env_int("CRAWL_FANOUT_BATCH", 200, minimum=1)  # companies per RQ job in a large crawl
 SELENIUM_REMOTE_URL = env_str("SELENIUM_REMOTE_URL", "")
 CHROMIUM_BINARY = env_str("CHROMIUM_BINARY", "/usr/bin/chromium")
 CHROMEDRIVER_PATH = env_str("CHROMEDRIVER_PATH", "/usr/bin/chromedriver")

@@ -89,6 +89,12 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(autouse=True)
+def fast_password_hashing(settings) -> None:
+    """Real hashing is slow by design; tests only need passwords to check."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def isolated_media(settings, tmp_path: Path) -> Path:
     """Each test writes model files and uploads under its own temporary MEDIA_ROOT."""
     settings.MEDIA_ROOT = tmp_path / "media"
