@@ -1,3 +1,9 @@
 """Websocket routes of every app."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from reviews.consumers import SentimentConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/sentiment/", SentimentConsumer.as_asgi()),
+]

@@ -1,9 +1,10 @@
 from django.urls import path
 
-from brands import views as brand_views
+from reviews import views
 
 app_name = "reviews"
 
 urlpatterns = [
-    path("", brand_views.home, name="home"),
+    path("", views.review_home, name="home"),
+    path("next-brand/", views.next_brand, name="next_brand"),
 ]

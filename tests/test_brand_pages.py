@@ -1,0 +1,150 @@
+"""Brand pages: /brands/ (search, category, sort, pages) and /brands/<slug>/ (rating, distribution, reviews)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from brands.models import Company
+from brands.services import category_upsert, company_refresh_aggregates, company_upsert
+from reviews.labels import stars_to_label
+from reviews.models import ScrapedReview, UserReview
+from reviews.services import user_review_create, user_review_set_status
+
+pytestmark = pytest.mark.django_db
+
+GOOD = "Great shoes, friendly staff and quick delivery. Very happy with it."
+BAD = "Terrible quality, rude support and a late, broken parcel. Awful."
+
+
+def scraped(company: Company, stars: int, n: int = 1, text: str = "A review from the review site.") -> None:
+    for _ in range(n):
+        ScrapedReview.objects.create(
+            company=company,
+            source="trustpilot",
+            source_id=f"{company.slug}-{stars}-{ScrapedReview.objects.count()}",
+            stars=stars,
+            label=stars_to_label(stars),
+            text=text,
+            author_name="Sam",
+        )
+    company_refresh_aggregates([company.pk])
+
+
+def names(page: str) -> list[str]:
+    return re.findall(r'class="brand-row-name" href="[^"]+">([^<]+)</a>', page)
+
+
+@pytest.fixture
+def catalog() -> dict[str, Company]:
+    shoes = category_upsert(name="Fashion")
+    boots = category_upsert(name="Boots", parent=shoes)
+    books = category_upsert(name="Books")
+    companies = {
+        "acme": company_upsert(name="Acme Boots", domain="acme.example"),
+        "zed": company_upsert(name="Zed Shoes", domain="zed.example"),
+        "corner": company_upsert(name="Corner Books", domain="corner.example"),
+    }
+    companies["acme"].categories.add(boots)
+    companies["zed"].categories.add(shoes)
+    companies["corner"].categories.add(books)
+    scraped(companies["acme"], 5, 2)  # 2 reviews, 5.0
+    scraped(companies["zed"], 3, 3)  # 3 reviews, 3.0
+    scraped(companies["corner"], 4, 1)  # 1 review, 4.0
+    return companies
+
+
+def test_list_sorts_by_rating_then_review_count(client, catalog):
+    assert names(client.get("/brands/").content.decode()) == ["Acme Boots", "Corner Books", "Zed Shoes"]
+    assert names(client.get("/brands/?sort=reviews").content.decode()) == ["Zed Shoes", "Acme Boots", "Corner Books"]
+    assert names(client.get("/brands/?sort=name").content.decode()) == ["Acme Boots", "Corner Books", "Zed Shoes"]
+    assert names(client.get("/brands/?sort=nonsense").content.decode()) == ["Acme Boots", "Corner Books", "Zed Shoes"]
+
+
+def test_list_searches_by_name_and_filters_by_category(client, catalog):
+    assert names(client.get("/brands/?q=boo").content.decode()) == ["Acme Boots", "Corner Books"]
+    # A top-level category includes its sub-categories.
+    assert names(client.get("/brands/?category=fashion").content.decode()) == ["Acme Boots", "Zed Shoes"]
+    assert names(client.get("/brands/?category=boots").content.decode()) == ["Acme Boots"]
+    page = client.get("/brands/?q=zzz").content.decode()
+    assert names(page) == [] and "No brand matches" in page
+
+
+def test_list_hides_inactive_brands_and_paginates(client, catalog):
+    Company.objects.filter(slug=catalog["zed"].slug).update(is_active=False)
+    for n in range(30):
+        company_upsert(name=f"Brand {n:02d}", domain=f"brand{n}.example")
+    first = client.get("/brands/?sort=name").content.decode()
+    second = client.get("/brands/?sort=name&page=2").content.decode()
+    assert len(names(first)) == 24 and len(names(second)) == 8
+    assert "Zed Shoes" not in first + second
+    assert "Page 1 of 2" in first
+    assert 'href="?sort=name&amp;page=2"' in first  # other parameters are kept
+
+
+def test_detail_shows_rating_distribution_and_reviews(client, catalog):
+    acme = catalog["acme"]
+    scraped(acme, 1, 2, text="Broken <b>after</b> a week")
+    review = user_review_create(company=acme, text=GOOD, rating=4, ip="198.51.100.1")
+    page = client.get(f"/brands/{acme.slug}/").content.decode()
+    acme.refresh_from_db()
+    assert acme.review_count == 5 and acme.stars_5 == 2 and acme.stars_1 == 2 and acme.stars_4 == 1
+    assert '<span id="review-count">5</span>' in page
+    assert "3.2 out of 5" in page  # (5+5+1+1+4) / 5
+    assert re.search(r'data-stars="5">2<', page) and re.search(r'data-stars="1">2<', page)
+    assert f"{round(review.score * 100)}% positive" in page
+    assert GOOD in page
+    assert "Broken &lt;b&gt;after&lt;/b&gt; a week" in page
+    assert 'aria-label="3.2 out of 5 stars"' in page
+
+
+def test_detail_filters_by_stars_and_paginates_reviews(client, catalog):
+    acme = catalog["acme"]
+    scraped(acme, 2, 12, text="Two stars, slow delivery.")
+    page = client.get(f"/brands/{acme.slug}/?stars=2").content.decode()
+    assert page.count("Two stars, slow delivery.") == 10
+    assert "A review from the review site." not in page
+    page2 = client.get(f"/brands/{acme.slug}/?stars=2&page=2").content.decode()
+    assert page2.count("Two stars, slow delivery.") == 2
+    page = client.get(f"/brands/{acme.slug}/?stars=5").content.decode()
+    assert "Two stars" not in page and page.count("A review from the review site.") == 2
+
+
+def test_aggregates_follow_hide_and_show(client, catalog):
+    corner = catalog["corner"]
+    good = user_review_create(company=corner, text=GOOD, rating=5)
+    bad = user_review_create(company=corner, text=BAD, rating=1)
+    corner.refresh_from_db()
+    assert (corner.review_count, corner.stars_1, corner.user_review_count) == (3, 1, 2)
+    assert corner.average_stars == pytest.approx((4 + 5 + 1) / 3, abs=1e-3)
+    assert corner.mean_sentiment == pytest.approx((good.score + bad.score) / 2, abs=1e-3)
+
+    user_review_set_status(review_ids=[bad.pk], status=UserReview.Status.HIDDEN)
+    corner.refresh_from_db()
+    page = client.get(f"/brands/{corner.slug}/").content.decode()
+    assert (corner.review_count, corner.stars_1, corner.user_review_count) == (2, 0, 1)
+    assert corner.average_stars == pytest.approx(4.5)
+    assert corner.mean_sentiment == pytest.approx(good.score, abs=1e-3)
+    assert BAD not in page and GOOD in page
+    assert '<span id="review-count">2</span>' in page and "4.5 out of 5" in page
+
+    user_review_set_status(review_ids=[bad.pk], status=UserReview.Status.VISIBLE)
+    corner.refresh_from_db()
+    page = client.get(f"/brands/{corner.slug}/").content.decode()
+    assert (corner.review_count, corner.stars_1, corner.user_review_count) == (3, 1, 2)
+    assert BAD in page and '<span id="review-count">3</span>' in page
+
+
+def test_detail_of_unknown_brand_is_404_and_logo_still_served(client, catalog):
+    assert client.get("/brands/no-such-brand/").status_code == 404
+    logo = client.get(f"/brands/{catalog['acme'].slug}/logo.svg")
+    assert logo.status_code == 200 and logo["Content-Type"] == "image/svg+xml"
+
+
+def test_a_brand_without_reviews_says_so(client):
+    company = company_upsert(name="Fresh Start", domain="fresh.example")
+    page = client.get(f"/brands/{company.slug}/").content.decode()
+    assert "Not rated yet" in page and "none yet" in page
+    assert "No visitor reviews yet." in page
+    assert f'href="/?brand={company.slug}"' in page
