@@ -108,3 +108,56 @@ def execute_run(run_label: str, run_id: int, work: Callable[[JobRun], None]) -> 
         return model.objects.filter(pk=run_id).values_list("status", flat=True).first()
     finally:
         close_old_connections()
+
+
+def _job_run_models() -> list[type[JobRun]]:
+    return [model for model in apps.get_models() if issubclass(model, JobRun)]
+
+
+def _dead_job_reason(job_id: str, connection) -> str | None:
+    """Why the RQ job behind a running run can no longer finish, or None while it may still run."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
+
+    try:
+        job = Job.fetch(job_id, connection=connection)
+    except NoSuchJobError:
+        return "Its job is no longer in the queue (Redis was emptied or the job expired)."
+    status = job.get_status(refresh=True)
+    if status not in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+        return None
+    result = job.latest_result()
+    detail = (result.exc_string or "").strip().splitlines()[-1:] if result else []
+    return f"The worker running it stopped before it finished (job {status}{': ' + detail[0] if detail else ''})."
+
+
+def job_runs_reap(*, as_of: float | None = None) -> int:
+    """Mark as failed every running run whose job died (its worker was killed, or the job was lost).
+
+    RQ notices a dead worker when its job's heartbeat lapses (about 90 s) and moves the job to the
+    failed registry; this then writes the reason on the run so staff see it and can retry. Runs with
+    no job (started in the foreground by a command) are left to their own process. `as_of` (a Unix
+    time) lets a check look ahead, as if that moment had come.
+    """
+    import django_rq
+    from redis.exceptions import RedisError
+    from rq.registry import StartedJobRegistry
+
+    reaped = 0
+    try:
+        queues = [django_rq.get_queue(name) for name in ("default", "crawl", "training")]
+        for queue in queues:
+            StartedJobRegistry(queue=queue).cleanup(timestamp=as_of)
+        connection = queues[0].connection
+        for model in _job_run_models():
+            for run_id, job_id in (
+                model.objects.filter(status=JobRun.Status.RUNNING).exclude(job_id="").values_list("pk", "job_id")
+            ):
+                reason = _dead_job_reason(job_id, connection)
+                if reason:
+                    reaped += model.objects.filter(pk=run_id, status=JobRun.Status.RUNNING).update(
+                        status=JobRun.Status.FAILED, error=f"Abandoned: {reason}", finished_at=timezone.now()
+                    )
+    except RedisError as exc:
+        logger.warning("Cannot check running jobs, Redis is unavailable: %s", exc)
+    return reaped

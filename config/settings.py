@@ -124,6 +124,7 @@ RQ_QUEUES = {
     for name, timeout in (("default", 600), ("crawl", 6 * 3600), ("training", 6 * 3600))
 }
 RQ_SHOW_ADMIN_LINK = True
+RQ = {"WORKER_CLASS": "config.worker.StarlingWorker"}
 
 if REDIS_URL:
     CACHES = {

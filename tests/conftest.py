@@ -80,6 +80,46 @@ def redis_url(redis_server_url: str, settings) -> str:
     connection.flushdb()
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory) -> None:
+    """Keep the SQLite test database in a file, so worker, crawler and server subprocesses can share it."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+
+
+@pytest.fixture
+def subprocess_env(transactional_db, redis_url: str) -> dict[str, str]:
+    """Environment for a `manage.py` subprocess (worker, crawl, server) that uses this test's database and Redis.
+
+    Only data committed by the test is visible to the subprocess, so the test is transactional.
+    """
+    from django.conf import settings
+    from django.db import connection
+
+    env = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "SQLITE_PATH"}}
+    if connection.vendor == "sqlite":
+        env["SQLITE_PATH"] = connection.settings_dict["NAME"]
+    else:
+        env["DATABASE_URL"] = _with_database_name(os.environ["DATABASE_URL"], connection.settings_dict["NAME"])
+    env.update(
+        REDIS_URL=redis_url,
+        MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        DJANGO_SETTINGS_MODULE="config.settings",
+    )
+    return env
+
+
+def _with_database_name(url: str, name: str) -> str:
+    """The same database URL pointing at another database name (the test database)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """The real data beside the project; the test is skipped when it is absent (a fresh clone)."""
