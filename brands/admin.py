@@ -1,0 +1,185 @@
+"""Staff screens for categories and companies, built for tens of thousands of rows."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
+
+from brands.admin_filters import CategoryLevelFilter, CompanyCategoryFilter
+from brands.domains import normalize_domain
+from brands.models import Category, Company
+from brands.services import company_refresh_aggregates, company_set_active
+
+SOURCE_FIELDS = ("source", "source_id", "created_at", "updated_at")
+
+
+def reviews_changelist_link(model: str, company: Company, label: str) -> str:
+    """A link to a review changelist filtered to one company."""
+    url = reverse(f"admin:reviews_{model}_changelist") + "?" + urlencode({"company": company.slug})
+    return format_html('<a href="{}">{}</a>', url, label)
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ("name", "parent", "slug", "company_count", "source_id")
+    list_filter = (CategoryLevelFilter,)
+    list_select_related = ("parent",)
+    search_fields = ("name", "slug")
+    autocomplete_fields = ("parent",)
+    readonly_fields = SOURCE_FIELDS
+    show_full_result_count = False
+    list_per_page = 100
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(company_total=Count("companies", distinct=True))
+
+    @admin.display(description="companies", ordering="company_total")
+    def company_count(self, category: Category) -> str:
+        url = reverse("admin:brands_company_changelist") + "?" + urlencode({"category": category.slug})
+        return format_html('<a href="{}">{}</a>', url, category.company_total)
+
+
+class CompanyForm(forms.ModelForm):
+    website = forms.URLField(max_length=500, required=False, assume_scheme="https")
+
+    class Meta:
+        model = Company
+        fields = ("name", "slug", "domain", "website", "categories", "is_active")
+
+    def clean_domain(self) -> str | None:
+        """Store the domain the way every other writer does: normalised, or empty."""
+        return normalize_domain(self.cleaned_data.get("domain") or "") or None
+
+
+@admin.register(Company)
+class CompanyAdmin(admin.ModelAdmin):
+    form = CompanyForm
+    list_display = (
+        "logo",
+        "name",
+        "domain",
+        "is_active",
+        "review_count",
+        "average_stars",
+        "user_review_count",
+        "mean_sentiment",
+        "review_links",
+        "created_at",
+    )
+    list_display_links = ("logo", "name")
+    list_filter = ("is_active", "source", CompanyCategoryFilter)
+    search_fields = ("name", "=domain", "=slug")
+    search_help_text = "Part of the name, or an exact domain or slug."
+    date_hierarchy = "created_at"
+    autocomplete_fields = ("categories",)
+    readonly_fields = (
+        "logo_large",
+        "star_distribution_bars",
+        "review_count",
+        "average_stars",
+        *(f"stars_{star}" for star in range(1, 6)),
+        "user_review_count",
+        "mean_sentiment",
+        "source_logo_url",
+        "source_identifier",
+        "source_review_count",
+        "source_trust_score",
+        "review_links",
+        *SOURCE_FIELDS,
+    )
+    fieldsets = (
+        (None, {"fields": ("logo_large", "name", "slug", "domain", "website", "categories", "is_active")}),
+        (
+            "Reviews",
+            {
+                "fields": (
+                    "star_distribution_bars",
+                    "review_count",
+                    "average_stars",
+                    "user_review_count",
+                    "mean_sentiment",
+                    "review_links",
+                )
+            },
+        ),
+        (
+            "Review site",
+            {
+                "classes": ("collapse",),
+                "fields": (
+                    "source",
+                    "source_id",
+                    "source_identifier",
+                    "source_logo_url",
+                    "source_review_count",
+                    "source_trust_score",
+                    "created_at",
+                    "updated_at",
+                ),
+            },
+        ),
+    )
+    actions = ("activate", "deactivate", "refresh_aggregates")
+    show_full_result_count = False
+    list_per_page = 50
+
+    @admin.display(description="")
+    def logo(self, company: Company) -> str:
+        url = reverse("brands:logo", kwargs={"slug": company.slug})
+        return format_html('<img src="{}" width="28" height="28" alt="" loading="lazy">', url)
+
+    @admin.display(description="logo")
+    def logo_large(self, company: Company) -> str:
+        if not company.pk:
+            return "-"
+        url = reverse("brands:logo", kwargs={"slug": company.slug})
+        return format_html('<img src="{}" width="72" height="72" alt="{} logo">', url, company.name)
+
+    @admin.display(description="star distribution")
+    def star_distribution_bars(self, company: Company) -> str:
+        distribution = company.star_distribution
+        most = max(distribution.values()) or 1
+        rows = (
+            (star, max(1, round(160 * count / most)) if count else 0, count)
+            for star, count in sorted(distribution.items(), reverse=True)
+        )
+        return format_html(
+            '<table class="star-distribution">{}</table>',
+            format_html_join(
+                "",
+                '<tr><th scope="row">{}★</th><td><span style="display:inline-block;height:10px;width:{}px;'
+                'background:#f59e0b"></span></td><td>{}</td></tr>',
+                rows,
+            ),
+        )
+
+    @admin.display(description="reviews")
+    def review_links(self, company: Company) -> str:
+        if not company.pk:
+            return "-"
+        return format_html(
+            "{} · {}",
+            reviews_changelist_link("scrapedreview", company, "scraped"),
+            reviews_changelist_link("userreview", company, "visitors"),
+        )
+
+    @admin.action(description="Activate: offer on the review form")
+    def activate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        changed = company_set_active(company_ids=queryset.values_list("pk", flat=True), active=True)
+        self.message_user(request, f"{changed} companies activated.", messages.SUCCESS)
+
+    @admin.action(description="Deactivate: take off the review form")
+    def deactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        changed = company_set_active(company_ids=queryset.values_list("pk", flat=True), active=False)
+        self.message_user(request, f"{changed} companies deactivated.", messages.SUCCESS)
+
+    @admin.action(description="Recount review aggregates")
+    def refresh_aggregates(self, request: HttpRequest, queryset: QuerySet) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        company_refresh_aggregates(ids)
+        self.message_user(request, f"Aggregates recounted for {len(ids)} companies.", messages.SUCCESS)
