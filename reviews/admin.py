@@ -1,0 +1,193 @@
+"""Staff screens for scraped (training) reviews and visitors' reviews, built for 100,000+ rows.
+
+Reviews arrive from the crawler, imports and the review form, so they cannot be added or deleted
+here; staff take scraped rows out of the dataset and hide or show visitors' reviews, through the
+same services the rest of the site uses (brand aggregates follow).
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+from django.utils.text import Truncator
+
+from reviews.admin_filters import CategoryFilter, CompanyFilter, CrawlRunFilter, SuggestionFilter
+from reviews.models import ScrapedReview, UserReview
+from reviews.services import scraped_review_set_excluded, user_review_set_status
+from reviews.suggestions import suggestion_change, suggestion_summary
+
+
+def company_link(review: ScrapedReview | UserReview) -> str:
+    """A link to the review's company in the admin."""
+    url = reverse("admin:brands_company_change", args=[review.company_id])
+    return format_html('<a href="{}">{}</a>', url, review.company.name)
+
+
+class ReviewAdmin(admin.ModelAdmin):
+    """What both review screens share: no adding or deleting, fast counts, short texts."""
+
+    list_select_related = ("company",)
+    raw_id_fields = ("company",)
+    show_full_result_count = False
+    list_per_page = 50
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="text")
+    def short_text(self, review: ScrapedReview | UserReview) -> str:
+        return Truncator(review.text).chars(90)
+
+    @admin.display(description="company", ordering="company__name")
+    def company_name(self, review: ScrapedReview | UserReview) -> str:
+        return company_link(review)
+
+
+@admin.register(ScrapedReview)
+class ScrapedReviewAdmin(ReviewAdmin):
+    list_display = (
+        "id",
+        "short_text",
+        "company_name",
+        "stars",
+        "label",
+        "language",
+        "source",
+        "crawl_run_link",
+        "excluded",
+        "published_at",
+    )
+    list_display_links = ("id", "short_text")
+    list_filter = (
+        "excluded",
+        "stars",
+        "label",
+        ("language", admin.AllValuesFieldListFilter),
+        "source",
+        CompanyFilter,
+        CategoryFilter,
+        CrawlRunFilter,
+    )
+    list_select_related = ("company", "crawl_run")
+    search_fields = ("text", "title", "=source_id")
+    search_help_text = "Words from the title or text, or an exact source id."
+    date_hierarchy = "published_at"
+    readonly_fields = (
+        "company_name",
+        "source",
+        "source_id",
+        "stars",
+        "label",
+        "title",
+        "text",
+        "language",
+        "published_at",
+        "experienced_at",
+        "author_name",
+        "author_country",
+        "is_verified",
+        "reply_text",
+        "crawl_run_link",
+        "created_at",
+        "updated_at",
+    )
+    fields = ("excluded", *readonly_fields)
+    actions = ("exclude_from_dataset", "include_in_dataset")
+
+    @admin.display(description="crawl run", ordering="crawl_run")
+    def crawl_run_link(self, review: ScrapedReview) -> str:
+        if review.crawl_run_id is None:
+            return "-"
+        label = f"Crawl #{review.crawl_run_id}"
+        try:
+            url = reverse("admin:crawling_crawlrun_change", args=[review.crawl_run_id])
+        except NoReverseMatch:  # the crawl run screen is not registered
+            return label
+        return format_html('<a href="{}">{}</a>', url, label)
+
+    def save_model(self, request: HttpRequest, obj: ScrapedReview, form, change: bool) -> None:
+        if change and "excluded" in form.changed_data:
+            scraped_review_set_excluded(review_ids=[obj.pk], excluded=obj.excluded)
+
+    @admin.action(description="Exclude from the training dataset", permissions=["change"])
+    def exclude_from_dataset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        changed = scraped_review_set_excluded(review_ids=queryset.values_list("pk", flat=True), excluded=True)
+        self.message_user(request, f"{changed} reviews excluded from the dataset.", messages.SUCCESS)
+
+    @admin.action(description="Include in the training dataset", permissions=["change"])
+    def include_in_dataset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        changed = scraped_review_set_excluded(review_ids=queryset.values_list("pk", flat=True), excluded=False)
+        self.message_user(request, f"{changed} reviews put back in the dataset.", messages.SUCCESS)
+
+
+@admin.register(UserReview)
+class UserReviewAdmin(ReviewAdmin):
+    list_display = (
+        "id",
+        "short_text",
+        "company_name",
+        "rating",
+        "suggested_rating",
+        "change_from_suggestion",
+        "score",
+        "model_name",
+        "status",
+        "created_at",
+    )
+    list_display_links = ("id", "short_text")
+    list_filter = ("status", "rating", SuggestionFilter, "model_name", CompanyFilter, CategoryFilter)
+    search_fields = ("text", "=ip_hash")
+    search_help_text = "Words from the text, or an exact IP hash."
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        "company_name",
+        "text",
+        "rating",
+        "suggested_rating",
+        "change_from_suggestion",
+        "score",
+        "probabilities",
+        "model_name",
+        "model_version",
+        "user",
+        "ip_hash",
+        "user_agent",
+        "created_at",
+        "updated_at",
+    )
+    fields = ("status", *readonly_fields)
+    actions = ("hide", "show")
+
+    @admin.display(description="change")
+    def change_from_suggestion(self, review: UserReview) -> str:
+        change = suggestion_change(rating=review.rating, suggested_rating=review.suggested_rating)
+        if change is None:
+            return "-"
+        return "kept" if change == 0 else f"{change:+d}"
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:  # the summary follows whatever filters and search are applied
+            response.context_data["suggestion_summary"] = suggestion_summary(changelist.queryset)
+        return response
+
+    def save_model(self, request: HttpRequest, obj: UserReview, form, change: bool) -> None:
+        if change and "status" in form.changed_data:
+            user_review_set_status(review_ids=[obj.pk], status=obj.status)
+
+    @admin.action(description="Hide from the site", permissions=["change"])
+    def hide(self, request: HttpRequest, queryset: QuerySet) -> None:
+        changed = user_review_set_status(review_ids=queryset.values_list("pk", flat=True), status="hidden")
+        self.message_user(request, f"{changed} reviews hidden.", messages.SUCCESS)
+
+    @admin.action(description="Show on the site", permissions=["change"])
+    def show(self, request: HttpRequest, queryset: QuerySet) -> None:
+        changed = user_review_set_status(review_ids=queryset.values_list("pk", flat=True), status="visible")
+        self.message_user(request, f"{changed} reviews shown.", messages.SUCCESS)
