@@ -1,0 +1,163 @@
+"""The websocket /ws/sentiment/ through the real ASGI application (origin check included)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+from channels.testing import WebsocketCommunicator
+
+from config.asgi import application
+
+# The model may read the active ModelVersion from another thread, so tests commit for real.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+POSITIVE = "Excellent service, friendly staff, quick delivery. I love this shop and recommend it!"
+NEGATIVE = "Terrible. Rude staff, broken product, awful support and no refund. Worst shop ever."
+ORIGIN = [(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1:8000")]
+
+
+@contextlib.asynccontextmanager
+async def connected(headers: list[tuple[bytes, bytes]] = ORIGIN) -> AsyncIterator[WebsocketCommunicator]:
+    communicator = WebsocketCommunicator(application, "/ws/sentiment/", headers=headers)
+    ok, _ = await communicator.connect(timeout=5)
+    assert ok, "the websocket refused the connection"
+    try:
+        yield communicator
+    finally:
+        await communicator.disconnect()
+
+
+async def answer(ws: WebsocketCommunicator) -> dict:
+    # Generous: the first answer of a process loads the model (importing torch takes seconds on a busy machine).
+    return await ws.receive_json_from(timeout=30)
+
+
+async def test_a_text_is_scored_and_its_id_echoed():
+    async with connected() as ws:
+        await ws.send_json_to({"text": POSITIVE, "id": 17})
+        good = await answer(ws)
+        await ws.send_json_to({"text": NEGATIVE, "id": "second"})
+        bad = await answer(ws)
+    assert good["id"] == 17
+    assert set(good) == {"id", "score", "label", "probabilities", "suggested_rating", "model"}
+    assert good["score"] > 0.67 and good["label"] == "good" and good["suggested_rating"] in (4, 5)
+    assert set(good["probabilities"]) == {"bad", "average", "good"}
+    assert bad["id"] == "second"
+    assert bad["score"] < 0.33 and bad["label"] == "bad" and bad["suggested_rating"] in (1, 2)
+
+
+async def test_id_is_optional_and_empty_text_answers_nulls():
+    async with connected() as ws:
+        await ws.send_json_to({"text": "   "})
+        empty = await answer(ws)
+    assert empty["id"] is None
+    assert empty["score"] is None and empty["label"] is None
+    assert empty["probabilities"] is None and empty["suggested_rating"] is None
+    assert empty["model"]
+
+
+@pytest.mark.parametrize(
+    ("frame", "expected_id", "says"),
+    [
+        ("this is not json", None, "must be JSON"),
+        ('{"id": 3}', 3, '"text"'),
+        ('{"id": 4, "text": 42}', 4, '"text"'),
+        ('["text", "id"]', None, "JSON object"),
+        ('{"id": [1], "text": "x"}', None, "`id`"),
+    ],
+)
+async def test_a_bad_message_gets_an_error_and_the_connection_stays(frame, expected_id, says):
+    async with connected() as ws:
+        await ws.send_to(text_data=frame)
+        error = await answer(ws)
+        assert error["id"] == expected_id
+        assert says in error["error"]
+        await ws.send_json_to({"text": POSITIVE, "id": 5})
+        assert (await answer(ws))["score"] > 0.67
+
+
+async def test_binary_frames_are_refused_politely():
+    async with connected() as ws:
+        await ws.send_to(bytes_data=b"\x00\x01")
+        assert "text frames" in (await answer(ws))["error"]
+
+
+async def test_oversized_text_is_refused_and_the_limit_itself_is_scored(settings):
+    settings.PREDICTION_MAX_CHARS = 200
+    async with connected() as ws:
+        await ws.send_json_to({"text": "good " * 41, "id": 1})  # 205 characters
+        error = await answer(ws)
+        await ws.send_json_to({"text": ("good " * 40)[:200], "id": 2})
+        scored = await answer(ws)
+        await ws.send_to(text_data='{"text": "' + "x" * 5000 + '", "id": 3}')  # a huge frame, refused unparsed
+        huge = await answer(ws)
+    assert error == {"id": 1, "error": "Text too long: 205 characters, at most 200 are scored."}
+    assert scored["id"] == 2 and scored["score"] is not None
+    assert "too long" in huge["error"]
+
+
+async def test_too_many_messages_are_refused_then_allowed_again(settings):
+    settings.SENTIMENT_WS_RATE, settings.SENTIMENT_WS_BURST = 5, 5
+    async with connected() as ws:
+        for n in range(1, 9):
+            await ws.send_json_to({"text": f"message number {n} is nice", "id": n})
+        answers = {}
+        while len(answers) < 8:
+            reply = await answer(ws)
+            answers[reply["id"]] = reply
+        await asyncio.sleep(0.5)  # the bucket refills at 5 a second
+        await ws.send_json_to({"text": POSITIVE, "id": 99})
+        later = await answer(ws)
+    refused = [n for n, reply in answers.items() if "Too many messages" in reply.get("error", "")]
+    assert refused == [6, 7, 8]
+    assert later["id"] == 99 and later["score"] > 0.67
+
+
+async def test_a_burst_is_coalesced_to_the_newest_text():
+    words = (POSITIVE + " ") * 30  # long texts take the model a moment, so the burst piles up
+    async with connected() as ws:
+        for n in range(1, 31):
+            await ws.send_json_to({"text": words[: 100 * n], "id": n})
+        answers: dict[int, list[dict]] = {}
+        while 30 not in answers or "stale" in answers[30][0]:
+            reply = await answer(ws)
+            answers.setdefault(reply["id"], []).append(reply)
+        assert await ws.receive_nothing(timeout=0.2)
+    assert sorted(answers) == list(range(1, 31))  # every message answered once
+    assert all(len(replies) == 1 for replies in answers.values())
+    stale = [n for n, (reply,) in answers.items() if reply.get("stale")]
+    scored = [n for n, (reply,) in answers.items() if "score" in reply]
+    assert answers[30][0]["score"] > 0.67  # the newest text is always scored
+    assert stale and len(scored) < 30
+    assert 1 in scored  # the first one was already being scored when the burst arrived
+
+
+async def test_connections_are_scored_side_by_side():
+    async with connected() as first, connected() as second:
+        await first.send_json_to({"text": POSITIVE, "id": 1})
+        await second.send_json_to({"text": NEGATIVE, "id": 1})
+        good, bad = await asyncio.gather(answer(first), answer(second))
+    assert good["label"] == "good" and bad["label"] == "bad"
+
+
+async def test_a_foreign_origin_is_refused():
+    communicator = WebsocketCommunicator(
+        application, "/ws/sentiment/", headers=[(b"origin", b"http://evil.example"), (b"host", b"127.0.0.1")]
+    )
+    try:
+        ok, _ = await communicator.connect(timeout=5)
+        assert not ok
+    finally:
+        await communicator.disconnect()
+
+
+async def test_no_origin_is_refused():
+    communicator = WebsocketCommunicator(application, "/ws/sentiment/")
+    try:
+        ok, _ = await communicator.connect(timeout=5)
+        assert not ok
+    finally:
+        await communicator.disconnect()
