@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
@@ -78,6 +78,11 @@ class BrandDetailView(APIView):
     @extend_schema(
         operation_id="brands_retrieve",
         summary="One brand",
+        parameters=[
+            OpenApiParameter(
+                "slug", str, OpenApiParameter.PATH, examples=[OpenApiExample("A brand", value="acme-shoes")]
+            )
+        ],
         responses={200: BrandDetailSerializer, **error_responses(404)},
     )
     def get(self, request: Request, slug: str) -> Response:

@@ -37,7 +37,7 @@ class RandomBrandQuerySerializer(serializers.Serializer):
     """The options of `GET /api/brands/random/`."""
 
     exclude = serializers.ListField(
-        child=serializers.CharField(max_length=255),
+        child=serializers.CharField(max_length=255, allow_blank=True),
         required=False,
         max_length=20,
         help_text="Brand slugs not to pick (those just shown; repeat the parameter for several), "

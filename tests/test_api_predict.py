@@ -6,6 +6,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+pytestmark = pytest.mark.django_db  # the predictor looks up the active model version
 URL = "/api/predict/"
 
 
@@ -160,3 +161,10 @@ def test_a_missing_trailing_slash_gets_a_hint(client):
 
     assert response.status_code == 404
     assert "Did you mean /api/predict/" in response.json()["error"]["message"]
+
+
+def test_odd_addresses_under_the_api_still_answer_json(client):
+    response = client.get("/api/brands/line%0Abreak/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"

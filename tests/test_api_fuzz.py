@@ -1,0 +1,77 @@
+"""Schemathesis against the live OpenAPI schema: generated requests never get a 5xx, answers match the schema."""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from django.core.cache import cache
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from hypothesis import HealthCheck, settings
+from schemathesis.config import SchemathesisConfig
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from brands.services import category_upsert, company_refresh_aggregates, company_upsert
+from config.wsgi import application
+from reviews.services import user_review_create
+
+# Bounded: valid requests only (the validation tests cover invalid ones), a few examples per operation.
+CONFIG = SchemathesisConfig.from_dict(
+    {
+        "generation": {"mode": "positive", "max-examples": 8, "deterministic": True},
+        "phases": {"coverage": {"enabled": False}, "stateful": {"enabled": False}},
+    }
+)
+CHECKS = [
+    schemathesis.checks.not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+
+@pytest.fixture
+def catalogue(db, settings_override):
+    """A couple of brands and a review, so lists and lookups have something to find."""
+    shoes = category_upsert(name="Shoes")
+    acme = company_upsert(name="Acme Shoes", domain="acme.example")
+    acme.categories.add(shoes)
+    company_upsert(name="Boots & Co", domain="boots.example")
+    user_review_create(company=acme, text="Comfortable and cheap, recommended.", rating=5)
+    company_refresh_aggregates([acme.pk])
+
+
+@pytest.fixture
+def keep_test_connection():
+    """Like Django's test client: a request through WSGI must not close the test's database connection."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def settings_override(settings, keep_test_connection):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"predict": "10000/min", "review_create": "10000/min"},
+    }
+    cache.clear()
+    yield
+    cache.clear()
+
+
+# The schema the site serves at /api/schema/, loaded through the WSGI application (no database needed).
+schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application, config=CONFIG)
+
+
+@schema.parametrize()
+@settings(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+def test_generated_requests_get_documented_answers(case, catalogue):
+    response = case.call(app=application)
+    case.validate_response(response, checks=CHECKS)
