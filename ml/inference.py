@@ -1,45 +1,164 @@
 """Serving: `predict(text)` and `predict_batch(texts)` answer with the fixed prediction object.
 
-One `Predictor` per process. Until a trained model is activated it answers with the cold-start
-lexicon model and says so in `model`.
+One `Predictor` per process, created on first use. It serves the active `ModelVersion`, loaded once,
+and notices a newly activated version without a restart: at most every `PROCESS_CHECK_S` seconds it
+reads the active version id from the Django cache (Redis when REDIS_URL is set, refreshed by the
+activation itself), falling back to one small database query when the cache is empty or Redis is
+down. Until a trained model is activated, or if the active checkpoint cannot be loaded, it answers
+with the cold-start lexicon model and says so in `model`.
+
+Text handling: lone surrogates become U+FFFD, control characters are dropped, the text is cut to
+PREDICTION_MAX_CHARS, then the model reads what its encoding keeps: `charcnn` the first 1,014
+characters (as the tutorial), `cnn` the first 2,000, `fasttext` all of it (up to 5,000). Empty or
+blank text gets the null prediction. Repeated texts (typing sends the same prefix again) are served
+from a small LRU cache per process.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
 
 from django.conf import settings
+from django.core.cache import cache
 
 from ml import lexicon
-from ml.prediction import empty_prediction, prediction_from_probabilities
+from ml.prediction import LABELS, empty_prediction, prediction_from_probabilities
+
+logger = logging.getLogger(__name__)
+
+PROCESS_CHECK_S = 2.0  # how stale this process's idea of the active version may be
+CACHE_KEY = "ml:active-model-version"
+CACHE_TTL_S = 10  # also bounds staleness where the cache is per-process (no REDIS_URL)
+CACHE_RETRY_S = 30.0  # after a cache (Redis) error, go straight to the database for this long
+LRU_SIZE = 2048
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
-def clean_text(text: str) -> str:
+def clean_text(text: str | None) -> str:
     """Make any string safe to score: lone surrogates replaced, control characters dropped, cut to the limit."""
-    text = str(text).encode("utf-8", "replace").decode("utf-8")
-    text = "".join(ch for ch in text if ch.isprintable() or ch in "\n\t ")
-    return text[: settings.PREDICTION_MAX_CHARS]
+    if text is None:
+        return ""
+    text = str(text)[: settings.PREDICTION_MAX_CHARS]
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return _CONTROL.sub("", text)
+
+
+def _active_version_from_database() -> tuple[int, str, str] | None:
+    from ml.models import ModelVersion
+
+    return ModelVersion.objects.filter(is_active=True).values_list("pk", "name", "file").first()
+
+
+_cache_down_until = 0.0
+
+
+def _cache_call(method: str, *args):
+    """cache.get / cache.set that never raise; after a failure the cache is skipped for CACHE_RETRY_S."""
+    global _cache_down_until
+    if time.monotonic() < _cache_down_until:
+        return None
+    try:
+        return getattr(cache, method)(*args)
+    except Exception as exc:  # Redis down: the database still answers
+        _cache_down_until = time.monotonic() + CACHE_RETRY_S
+        logger.warning("cache unavailable (%s); reading the active model version from the database", exc)
+        return None
+
+
+def active_version() -> tuple[int, str, str] | None:
+    """(id, name, file) of the active version, or None; from the cache when it can, else the database."""
+    cached = _cache_call("get", CACHE_KEY)
+    if cached is not None:
+        return tuple(cached) if cached else None
+    current = _active_version_from_database()
+    _cache_call("set", CACHE_KEY, list(current) if current else [], CACHE_TTL_S)
+    return current
 
 
 class Predictor:
     """Scores texts with the active model of this process."""
 
     def __init__(self) -> None:
+        import torch
+
+        torch.set_num_threads(settings.TORCH_THREADS)
         self._lock = threading.Lock()
+        self._version: tuple[int, str, str] | None = None
+        self._model = None
+        self._checked_at = float("-inf")
+        self._cache: OrderedDict[str, dict] = OrderedDict()
 
     @property
     def model_name(self) -> str:
-        return lexicon.NAME
+        return self._version[1] if self._model is not None else lexicon.NAME
+
+    def expire(self) -> None:
+        """Re-check the active version on the next prediction."""
+        self._checked_at = float("-inf")
+
+    def refresh(self) -> None:
+        """Load the active version if it changed (checked at most every PROCESS_CHECK_S seconds)."""
+        if time.monotonic() - self._checked_at < PROCESS_CHECK_S:
+            return
+        with self._lock:
+            if time.monotonic() - self._checked_at < PROCESS_CHECK_S:
+                return
+            wanted = active_version()
+            self._checked_at = time.monotonic()
+            if wanted == self._version:
+                return
+            self._switch(wanted)
+
+    def _switch(self, wanted: tuple[int, str, str] | None) -> None:
+        from ml.checkpoint import CheckpointError, checkpoint_load
+
+        model = None
+        if wanted is not None:
+            try:
+                model = checkpoint_load(Path(settings.MEDIA_ROOT) / wanted[2])
+            except CheckpointError:
+                logger.exception("Active model %s cannot be loaded; serving %s", wanted[1], lexicon.NAME)
+        self._version, self._model = wanted, model
+        self._cache.clear()
+        logger.info("Serving sentiment model %s", self.model_name)
 
     def predict_batch(self, texts: list[str]) -> list[dict]:
         """One prediction object per text, in order."""
+        self.refresh()
+        model, name = self._model, self.model_name
         cleaned = [clean_text(text) for text in texts]
-        return [
-            prediction_from_probabilities(lexicon.lexicon_probabilities(text), lexicon.NAME)
-            if text.strip()
-            else empty_prediction(lexicon.NAME)
-            for text in cleaned
-        ]
+        results: list[dict | None] = [None] * len(cleaned)
+        missing: dict[str, list[int]] = {}
+        with self._lock:
+            for index, text in enumerate(cleaned):
+                if not text.strip():
+                    results[index] = empty_prediction(name)
+                elif (hit := self._cache.get(text)) is not None and hit["model"] == name:
+                    self._cache.move_to_end(text)
+                    results[index] = hit
+                else:
+                    missing.setdefault(text, []).append(index)
+        if missing:
+            unique = list(missing)
+            if model is None:
+                probabilities = [lexicon.lexicon_probabilities(text) for text in unique]
+            else:
+                rows = model.probabilities(unique, batch_size=32)
+                probabilities = [dict(zip(LABELS, row.tolist(), strict=True)) for row in rows]
+            with self._lock:
+                for text, probs in zip(unique, probabilities, strict=True):
+                    prediction = prediction_from_probabilities(probs, name)
+                    self._cache[text] = prediction
+                    for index in missing[text]:
+                        results[index] = prediction
+                while len(self._cache) > LRU_SIZE:
+                    self._cache.popitem(last=False)
+        return [{**result, "probabilities": dict(result["probabilities"] or {}) or None} for result in results]
 
 
 _predictor: Predictor | None = None
@@ -57,7 +176,11 @@ def get_predictor() -> Predictor:
 
 
 def active_version_changed() -> None:
-    """Called after an activation commits: this process re-checks the active version on its next prediction."""
+    """Called after an activation commits: publish the new active version and re-check it here now."""
+    current = _active_version_from_database()
+    _cache_call("set", CACHE_KEY, list(current) if current else [], CACHE_TTL_S)
+    if _predictor is not None:
+        _predictor.expire()
 
 
 def predict(text: str) -> dict:

@@ -1,0 +1,101 @@
+"""Self-describing checkpoints and the loaded model that scores texts.
+
+A checkpoint is one `torch.save` file holding plain values only (loaded with `weights_only=True`):
+format, architecture, network config, text encoding, label names, hyper-parameters, dataset
+description, metrics, history and the weights. Loading needs nothing else.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ml.encoding import CharEncoding, NgramEncoding, encoding_from_description
+from ml.model import build_network, config_from_dict, config_to_dict
+from ml.prediction import LABELS
+
+FORMAT = "starling-sentiment/1"
+
+
+class CheckpointError(Exception):
+    """A checkpoint file is missing, unreadable or not a Starling sentiment model."""
+
+
+@dataclass
+class SentimentModel:
+    """A network with the encoding it was trained with; turns texts into class probabilities."""
+
+    architecture: str
+    network: nn.Module
+    encoding: CharEncoding | NgramEncoding
+    labels: tuple[str, ...] = LABELS
+    meta: dict = field(default_factory=dict)
+
+    def encode(self, texts: list[str]) -> list[np.ndarray]:
+        return [self.encoding.encode(text) for text in texts]
+
+    def probabilities_encoded(self, encoded: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
+        """Probabilities [N, classes] for encoded texts; batches hold texts of similar length."""
+        self.network.eval()
+        order = np.argsort([len(item) for item in encoded], kind="stable")
+        result = np.zeros((len(encoded), len(self.labels)), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                chunk = order[start : start + batch_size]
+                inputs = self.encoding.collate([encoded[i] for i in chunk])
+                result[chunk] = torch.softmax(self.network(*inputs), dim=1).numpy()
+        return result
+
+    def probabilities(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """Class probabilities [N, classes] for raw texts (in the order of `labels`)."""
+        return self.probabilities_encoded(self.encode(texts), batch_size)
+
+
+def checkpoint_save(path: Path | str, model: SentimentModel) -> Path:
+    """Write the model atomically (a temporary file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT,
+        "architecture": model.architecture,
+        "config": config_to_dict(model.network.config),
+        "encoding": model.encoding.describe(),
+        "labels": list(model.labels),
+        "meta": model.meta,
+        "state_dict": model.network.state_dict(),
+    }
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, temporary)
+    os.replace(temporary, path)
+    return path
+
+
+def checkpoint_load(path: Path | str) -> SentimentModel:
+    """Load a checkpoint written by `checkpoint_save`; raise CheckpointError with the reason."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"The checkpoint file {path} does not exist.")
+    try:
+        payload = torch.load(io.BytesIO(path.read_bytes()), map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"The checkpoint file {path} is unreadable or corrupt ({type(exc).__name__}).") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"The file {path} is not a Starling sentiment checkpoint ({FORMAT}).")
+    try:
+        architecture = payload["architecture"]
+        network = build_network(architecture, config_from_dict(architecture, payload["config"]))
+        network.load_state_dict(payload["state_dict"])
+        encoding = encoding_from_description(payload["encoding"])
+        labels = tuple(payload["labels"])
+    except Exception as exc:
+        raise CheckpointError(f"The checkpoint {path} does not match its architecture: {exc}") from exc
+    if labels != LABELS:
+        raise CheckpointError(f"The checkpoint {path} has labels {labels}, expected {LABELS}.")
+    network.eval()
+    return SentimentModel(architecture, network, encoding, labels, payload.get("meta") or {})

@@ -1,0 +1,165 @@
+"""Texts → index tensors: the character alphabet of the char-CNNs and the hashed n-grams of `fasttext`.
+
+Everything is vectorised with numpy over a text's code points (no Python loop per character). A text
+is encoded once into a small integer array; `collate` turns a list of them into a batch.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import asdict, dataclass
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+# The seed's 69 symbols (Zhang et al. 2015 without the newline).
+SEED_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789-,;.!?:'\"/\\|_@#$%^&*~`+ =<>()[]{}"
+_WHITESPACE = re.compile(r"\s+")
+_TOKENS = re.compile(r"\w+|[^\w\s]")
+_MASK = np.uint64(2**64 - 1)
+
+
+def _code_points(text: str) -> np.ndarray:
+    """The text's Unicode code points as a uint32 array (lone surrogates become U+FFFD)."""
+    return np.frombuffer(text.encode("utf-32-le", "replace"), dtype=np.uint32)
+
+
+@dataclass(frozen=True)
+class CharEncoding:
+    """Characters → indices: 0 pads, 1..len(alphabet) are the symbols, unknown → 0 or its own index."""
+
+    alphabet: str = SEED_ALPHABET
+    length: int = 1014  # characters kept; 0 means any length (cut at max_chars)
+    lowercase: bool = True
+    reverse: bool = True  # the seed reversed the text so the last characters sit first
+    unknown_index: bool = False  # True: characters outside the alphabet get index len(alphabet) + 1
+    max_chars: int = 5000
+
+    @property
+    def vocabulary_size(self) -> int:
+        return len(self.alphabet) + (2 if self.unknown_index else 1)
+
+    def table(self) -> np.ndarray:
+        """Lookup from code point (clipped to 0..128) to index."""
+        cached = getattr(self, "_table", None)
+        if cached is None:
+            cached = np.full(129, len(self.alphabet) + 1 if self.unknown_index else 0, dtype=np.int16)
+            for index, symbol in enumerate(self.alphabet, start=1):
+                cached[ord(symbol)] = index
+            object.__setattr__(self, "_table", cached)
+        return cached
+
+    def cut(self, text: str) -> str:
+        """The part of the text the model reads: the first `length` (or `max_chars`) characters."""
+        return text[: self.length or self.max_chars]
+
+    def encode(self, text: str) -> np.ndarray:
+        """One text → uint8 index array (not padded)."""
+        text = self.cut(text)
+        if self.lowercase:
+            text = text.lower()
+        codes = _code_points(text)
+        indices = self.table()[np.minimum(codes, 128)].astype(np.uint8)
+        return indices[::-1].copy() if self.reverse else indices
+
+    def collate(self, encoded: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+        """A batch: (indices [B, L] padded with 0, lengths [B])."""
+        lengths = np.fromiter((len(item) for item in encoded), dtype=np.int64, count=len(encoded))
+        width = self.length or max(1, int(lengths.max(initial=1)))
+        batch = np.zeros((len(encoded), width), dtype=np.int64)
+        for row, item in enumerate(encoded):
+            batch[row, : len(item)] = item[:width]
+        return torch.from_numpy(batch), torch.from_numpy(lengths)
+
+    def describe(self) -> dict:
+        return {"kind": "chars", **asdict(self)}
+
+
+class NgramText(NamedTuple):
+    ids: np.ndarray  # int64 n-gram ids
+    lexicon: np.ndarray  # float32 lexicon scores (empty when the encoding has none)
+
+    def __len__(self) -> int:  # used to batch texts of similar size together
+        return len(self.ids)
+
+
+def lexicon_features(text: str) -> np.ndarray:
+    """VADER's compound, positive, negative and neutral scores: prior knowledge the small dataset lacks."""
+    from ml.lexicon import lexicon_scores
+
+    scores = lexicon_scores(text)
+    return np.array([scores["compound"], scores["pos"], scores["neg"], scores["neu"]], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class NgramEncoding:
+    """Texts → hashed word uni/bigrams and character n-grams (fastText style), ids in 1..buckets-1.
+
+    With `lexicon`, each text also carries VADER's four scores (see `lexicon_features`).
+    """
+
+    buckets: int = 2**18
+    char_ngrams: tuple[int, ...] = (2, 3, 4, 5)
+    word_ngrams: int = 2
+    max_chars: int = 5000
+    lexicon: bool = False
+
+    def cut(self, text: str) -> str:
+        return text[: self.max_chars]
+
+    def encode(self, text: str) -> NgramText:
+        """One text → its n-gram ids (and lexicon scores)."""
+        text = self.cut(text)
+        features = lexicon_features(text) if self.lexicon else np.zeros(0, dtype=np.float32)
+        return NgramText(self.ngram_ids(text), features)
+
+    def ngram_ids(self, text: str) -> np.ndarray:
+        """int64 array of n-gram ids (at least one id: 0 stands for an empty text)."""
+        text = _WHITESPACE.sub(" ", text.lower()).strip()
+        parts = []
+        tokens = _TOKENS.findall(text)
+        if tokens:
+            words = np.fromiter((zlib.crc32(t.encode("utf-8", "replace")) for t in tokens), np.uint64, len(tokens))
+            parts.append(words * np.uint64(0x9E3779B1))
+            if self.word_ngrams >= 2 and len(tokens) > 1:
+                parts.append((words[:-1] * np.uint64(1000003) ^ words[1:]) * np.uint64(0x85EBCA77) + np.uint64(7))
+        codes = _code_points(f" {text} ").astype(np.uint64)
+        for n in self.char_ngrams:
+            if len(codes) < n:
+                continue
+            width = len(codes) - n + 1
+            hashed = np.full(width, np.uint64(n * 0x27D4EB2F), dtype=np.uint64)
+            for k in range(n):  # a loop over the n-gram order, not over characters
+                hashed = hashed * np.uint64(0x100000001B3) + codes[k : k + width]
+            parts.append(hashed)
+        if not parts:
+            return np.zeros(1, dtype=np.int64)
+        hashed = np.concatenate(parts)
+        hashed ^= hashed >> np.uint64(29)
+        return (hashed % np.uint64(self.buckets - 1)).astype(np.int64) + 1
+
+    def collate(self, encoded: list[NgramText]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """A batch for EmbeddingBag: (flat ids, offsets [B], lexicon scores [B, k])."""
+        lengths = np.fromiter((len(item.ids) for item in encoded), dtype=np.int64, count=len(encoded))
+        offsets = np.zeros(len(encoded), dtype=np.int64)
+        np.cumsum(lengths[:-1], out=offsets[1:])
+        ids = torch.from_numpy(np.concatenate([item.ids for item in encoded]))
+        lexicon = torch.from_numpy(np.stack([item.lexicon for item in encoded]))
+        return ids, torch.from_numpy(offsets), lexicon
+
+    def describe(self) -> dict:
+        return {"kind": "ngrams", **asdict(self)}
+
+
+def encoding_from_description(description: dict) -> CharEncoding | NgramEncoding:
+    """Rebuild an encoding from a checkpoint's `encoding` entry."""
+    values = dict(description)
+    kind = values.pop("kind", None)
+    if kind == "chars":
+        return CharEncoding(**values)
+    if kind == "ngrams":
+        values["char_ngrams"] = tuple(values.get("char_ngrams", ()))
+        return NgramEncoding(**values)
+    raise ValueError(f"unknown text encoding {kind!r}")

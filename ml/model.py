@@ -1,0 +1,187 @@
+"""The sentiment networks and their configs. Plain PyTorch: no Django here.
+
+Every network takes the batch its encoding builds (`ml.encoding`) and returns logits over the three
+labels (bad, average, good).
+
+- `charcnn`: the tutorial's network (Zhang, Zhao & LeCun 2015, small): one-hot characters, 6 × Conv1d
+  with 256 filters (kernels 7,7,3,3,3,3, max-pool 3 after layers 1, 2, 6), Linear 1024, 1024, 3,
+  dropout 0.5, 1014 characters. One-hot vectors are looked up per batch, never stored. The padded
+  tail of a short text is all zeros, so every output position that sees only padding has the same
+  value: we compute the convolutions on the text (plus one receptive field) and fill the rest with
+  that shared column, which gives exactly the full network's output at a fraction of the cost.
+- `cnn`: a narrow char-CNN: a learned character embedding, two convolutions, global max+mean
+  pooling over the text's real length (any length).
+- `fasttext`: mean of learned embeddings of hashed word uni/bigrams and character 2-5-grams
+  (Joulin et al. 2017), joined with the VADER lexicon's four scores, then a linear layer. Few
+  multiply-adds per text; the lexicon brings word knowledge that a few thousand reviews lack.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+NUM_CLASSES = 3
+
+
+@dataclass(frozen=True)
+class CharCNNConfig:
+    vocabulary_size: int = 70  # 69 symbols + the all-zero padding/unknown index 0
+    length: int = 1014
+    filters: int = 256
+    kernels: tuple[int, ...] = (7, 7, 3, 3, 3, 3)
+    pool_after: tuple[bool, ...] = (True, True, False, False, False, True)
+    hidden: int = 1024
+    dropout: float = 0.5
+    classes: int = NUM_CLASSES
+
+
+@dataclass(frozen=True)
+class CNNConfig:
+    vocabulary_size: int = 71
+    embedding_dim: int = 32
+    channels: tuple[int, ...] = (128, 128)
+    kernels: tuple[int, ...] = (5, 5)
+    dropout: float = 0.3
+    classes: int = NUM_CLASSES
+
+
+@dataclass(frozen=True)
+class FastTextConfig:
+    buckets: int = 2**18
+    dim: int = 32
+    dropout: float = 0.5
+    lexicon_features: int = 4  # VADER scores joined to the pooled embedding (0: none)
+    lexicon_scale: float = 3.0
+    classes: int = NUM_CLASSES
+
+
+class CharCNN(nn.Module):
+    """Zhang et al.'s small char-CNN over one-hot characters."""
+
+    def __init__(self, config: CharCNNConfig) -> None:
+        super().__init__()
+        self.config = config
+        symbols = config.vocabulary_size - 1
+        # Index 0 (padding, unknown) maps to the zero vector, 1..n to one-hot rows.
+        self.register_buffer("one_hot", torch.cat([torch.zeros(1, symbols), torch.eye(symbols)]), persistent=False)
+        channels = [symbols] + [config.filters] * len(config.kernels)
+        self.convs = nn.ModuleList(
+            nn.Conv1d(channels[i], channels[i + 1], kernel) for i, kernel in enumerate(config.kernels)
+        )
+        width = config.length
+        for kernel, pool in zip(config.kernels, config.pool_after, strict=True):
+            width = (width - kernel + 1) // (3 if pool else 1)
+        self.out_width = width
+        self.receptive_field, self.stride = self._receptive_field()
+        self.classifier = nn.Sequential(
+            nn.Linear(config.filters * width, config.hidden),
+            nn.ReLU(),
+            nn.Dropout(config.dropout),
+            nn.Linear(config.hidden, config.hidden),
+            nn.ReLU(),
+            nn.Dropout(config.dropout),
+            nn.Linear(config.hidden, config.classes),
+        )
+        for module in self.modules():  # the paper's initialisation
+            if isinstance(module, nn.Conv1d | nn.Linear):
+                nn.init.normal_(module.weight, 0.0, 0.05)
+
+    def _receptive_field(self) -> tuple[int, int]:
+        span, stride = 1, 1
+        for kernel, pool in reversed(list(zip(self.config.kernels, self.config.pool_after, strict=True))):
+            if pool:
+                span, stride = span * 3, stride * 3
+            span += kernel - 1
+        return span, stride
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Convolution stack over one-hot input [B, symbols, L]."""
+        for conv, pool in zip(self.convs, self.config.pool_after, strict=True):
+            x = F.relu(conv(x))
+            if pool:
+                x = F.max_pool1d(x, 3)
+        return x
+
+    def forward(self, indices: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        batch = indices.shape[0]
+        longest = int(lengths.max()) if lengths.numel() else 0
+        keep = min(self.config.length, longest + self.receptive_field)
+        x = F.embedding(indices[:, :keep], self.one_hot).transpose(1, 2)
+        features = self.features(x)
+        missing = self.out_width - features.shape[2]
+        if missing > 0:
+            # Positions that see only padding all equal the output for an all-padding input.
+            blank = self.features(x.new_zeros(1, x.shape[1], self.receptive_field))
+            features = torch.cat([features, blank.expand(batch, -1, missing)], dim=2)
+        return self.classifier(features.flatten(1))
+
+
+class CNN(nn.Module):
+    """A narrow char-CNN: embedding, convolutions, global max+mean pooling over the real length."""
+
+    def __init__(self, config: CNNConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embedding = nn.Embedding(config.vocabulary_size, config.embedding_dim, padding_idx=0)
+        dims = [config.embedding_dim, *config.channels]
+        self.convs = nn.ModuleList(
+            nn.Conv1d(dims[i], dims[i + 1], kernel, padding=kernel // 2) for i, kernel in enumerate(config.kernels)
+        )
+        self.dropout = nn.Dropout(config.dropout)
+        self.out = nn.Linear(2 * dims[-1], config.classes)
+
+    def forward(self, indices: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        x = self.embedding(indices).transpose(1, 2)
+        for conv in self.convs:
+            x = F.relu(conv(x))
+        positions = torch.arange(x.shape[2], device=x.device)
+        valid = (positions[None, :] < lengths.clamp(min=1)[:, None]).unsqueeze(1)
+        pooled_max = x.masked_fill(~valid, float("-inf")).amax(dim=2)
+        pooled_mean = (x * valid).sum(dim=2) / valid.sum(dim=2).clamp(min=1)
+        return self.out(self.dropout(torch.cat([pooled_max, pooled_mean], dim=1)))
+
+
+class FastText(nn.Module):
+    """fastText-style classifier: mean of hashed n-gram embeddings, then a linear layer."""
+
+    def __init__(self, config: FastTextConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embedding = nn.EmbeddingBag(config.buckets, config.dim, mode="mean", padding_idx=0, sparse=True)
+        nn.init.uniform_(self.embedding.weight, -1.0 / config.dim, 1.0 / config.dim)
+        with torch.no_grad():
+            self.embedding.weight[0].zero_()
+        self.dropout = nn.Dropout(config.dropout)
+        self.out = nn.Linear(config.dim + config.lexicon_features, config.classes)
+
+    def forward(self, ids: torch.Tensor, offsets: torch.Tensor, lexicon: torch.Tensor) -> torch.Tensor:
+        pooled = self.dropout(self.embedding(ids, offsets))
+        if self.config.lexicon_features:
+            pooled = torch.cat([pooled, lexicon * self.config.lexicon_scale], dim=1)
+        return self.out(pooled)
+
+
+CONFIGS = {"charcnn": CharCNNConfig, "cnn": CNNConfig, "fasttext": FastTextConfig}
+NETWORKS = {"charcnn": CharCNN, "cnn": CNN, "fasttext": FastText}
+
+
+def config_from_dict(architecture: str, values: dict):
+    """Rebuild a config dataclass from a checkpoint (JSON lists become tuples)."""
+    if architecture not in CONFIGS:
+        raise ValueError(f"unknown architecture {architecture!r}; known: {', '.join(CONFIGS)}")
+    values = {key: tuple(value) if isinstance(value, list) else value for key, value in values.items()}
+    return CONFIGS[architecture](**values)
+
+
+def build_network(architecture: str, config) -> nn.Module:
+    """The network for an architecture name and its config."""
+    return NETWORKS[architecture](config)
+
+
+def config_to_dict(config) -> dict:
+    """A config as plain JSON-friendly values."""
+    return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(config).items()}
