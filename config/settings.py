@@ -127,14 +127,21 @@ RQ_SHOW_ADMIN_LINK = True
 RQ = {"WORKER_CLASS": "config.worker.StarlingWorker"}
 
 if REDIS_URL:
+    # django-redis rather than Django's own Redis cache: with IGNORE_EXCEPTIONS a Redis outage turns
+    # cache reads into misses instead of 500s, so pages, predictions and reviews keep working.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "starling",
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            "OPTIONS": {
+                "SOCKET_CONNECT_TIMEOUT": 0.5,
+                "SOCKET_TIMEOUT": 0.5,
+                "IGNORE_EXCEPTIONS": True,
+            },
         }
     }
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
