@@ -15,6 +15,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, JsonResponse
 from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, OpenApiTypes
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
@@ -94,6 +95,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     return response
 
 
+@csrf_exempt  # a 404 changes nothing, so a POST to a wrong address gets the JSON answer, not a CSRF page
 def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     """A JSON 404 for any address under /api/ that no endpoint answers, with a hint for a missing slash."""
     message = f"No API endpoint at {request.path}."

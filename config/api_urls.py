@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from brands import api as brands_api
 from config.api_errors import api_not_found
+from crawling import api as crawling_api
 from ml import api as ml_api
 from reviews import api as reviews_api
 
@@ -14,6 +15,16 @@ urlpatterns = [
     path("brands/random/", brands_api.RandomBrandView.as_view(), name="api-brand-random"),
     path("brands/<slug:slug>/", brands_api.BrandDetailView.as_view(), name="api-brand"),
     path("reviews/", reviews_api.ReviewListView.as_view(), name="api-reviews"),
+    path("staff/crawl-runs/", crawling_api.CrawlRunListView.as_view(), name="api-staff-crawl-runs"),
+    path("staff/crawl-runs/<int:pk>/", crawling_api.CrawlRunDetailView.as_view(), name="api-staff-crawl-run"),
+    path("staff/training-runs/", ml_api.TrainingRunListView.as_view(), name="api-staff-training-runs"),
+    path("staff/training-runs/<int:pk>/", ml_api.TrainingRunDetailView.as_view(), name="api-staff-training-run"),
+    path("staff/model-versions/", ml_api.ModelVersionListView.as_view(), name="api-staff-model-versions"),
+    path(
+        "staff/model-versions/<int:pk>/activate/",
+        ml_api.ModelVersionActivateView.as_view(),
+        name="api-staff-model-version-activate",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file, so the site's CSP needs no inline scripts.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
+from ml.config import ARCHITECTURES, DEFAULT_ARCHITECTURE
+from ml.models import ModelVersion, TrainingRun
 from ml.prediction import LABELS
 
 
@@ -41,3 +43,76 @@ class PredictionSerializer(serializers.Serializer):
     probabilities = ProbabilitiesSerializer(allow_null=True)
     suggested_rating = serializers.IntegerField(min_value=1, max_value=5, allow_null=True)
     model = serializers.CharField(help_text="The name of the model that scored the text.")
+
+
+class TrainingStartSerializer(serializers.Serializer):
+    """The options of a new training run; the training service checks their ranges and fills in defaults."""
+
+    architecture = serializers.ChoiceField(choices=ARCHITECTURES, required=False, default=DEFAULT_ARCHITECTURE)
+    epochs = serializers.IntegerField(required=False, min_value=0, help_text="0: the architecture's default.")
+    batch_size = serializers.IntegerField(required=False, min_value=0, help_text="0: the architecture's default.")
+    learning_rate = serializers.FloatField(
+        required=False, min_value=0, max_value=1, help_text="0: the architecture's default."
+    )
+    seed = serializers.IntegerField(required=False, min_value=0)
+    patience = serializers.IntegerField(required=False, min_value=1, help_text="Epochs without improvement.")
+    language = serializers.CharField(
+        required=False, allow_blank=True, max_length=16, help_text="Train on reviews in this language; empty: all."
+    )
+    include_user_reviews = serializers.BooleanField(required=False, help_text="Add visitors' reviews to the data.")
+    activate = serializers.BooleanField(required=False, help_text="Serve the new model as soon as it is trained.")
+    max_rows = serializers.IntegerField(required=False, min_value=0, help_text="0: no limit.")
+
+
+class ModelVersionSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelVersion
+        fields = ["id", "name", "is_active"]
+        read_only_fields = fields
+
+
+class TrainingRunSerializer(serializers.ModelSerializer):
+    """A training run as staff watch it: status, progress, per-epoch history and the version it made."""
+
+    progress = serializers.FloatField(min_value=0, max_value=1, read_only=True, help_text="0 to 1.")
+    model_version = ModelVersionSummarySerializer(read_only=True, allow_null=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = TrainingRun
+        fields = [
+            "id",
+            "status",
+            "params",
+            "progress",
+            "progress_message",
+            "error",
+            "history",
+            "dataset",
+            "model_version",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "heartbeat_at",
+        ]
+        read_only_fields = fields
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    """A trained model with its settings and measured quality."""
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "id",
+            "name",
+            "architecture",
+            "is_active",
+            "metrics",
+            "hyperparameters",
+            "dataset",
+            "size_bytes",
+            "created_at",
+        ]
+        read_only_fields = fields

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
+from rest_framework.authtoken.models import Token
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -35,14 +37,19 @@ CHECKS = [
 
 
 @pytest.fixture
-def catalogue(db, settings_override):
-    """A couple of brands and a review, so lists and lookups have something to find."""
+def catalogue(transactional_db, redis_url, settings_override) -> dict[str, str]:
+    """A couple of brands, a review and a staff token; staff calls start real jobs on the test Redis.
+
+    Transactional, because django-rq defers an enqueue made inside a transaction until it commits.
+    """
     shoes = category_upsert(name="Shoes")
     acme = company_upsert(name="Acme Shoes", domain="acme.example")
     acme.categories.add(shoes)
     company_upsert(name="Boots & Co", domain="boots.example")
     user_review_create(company=acme, text="Comfortable and cheap, recommended.", rating=5)
     company_refresh_aggregates([acme.pk])
+    staff = User.objects.create_user("staffer", password="pw-staff-123", is_staff=True)
+    return {"Authorization": f"Token {Token.objects.create(user=staff).key}"}
 
 
 @pytest.fixture
@@ -73,5 +80,6 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application,
 @schema.parametrize()
 @settings(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_generated_requests_get_documented_answers(case, catalogue):
-    response = case.call(app=application)
+    headers = catalogue if case.path.startswith("/api/staff/") else None
+    response = case.call(app=application, headers=headers)
     case.validate_response(response, checks=CHECKS)

@@ -168,3 +168,12 @@ def test_odd_addresses_under_the_api_still_answer_json(client):
 
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
+
+
+def test_a_post_to_a_wrong_address_is_a_json_404_even_with_a_session():
+    client = APIClient(enforce_csrf_checks=True)
+
+    response = client.post("/api/staff/model-versions/-1/activate/")
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
