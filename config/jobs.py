@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from django.apps import apps
-from django.db import close_old_connections, models
+from django.db import close_old_connections, connection, models, transaction
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -59,24 +59,51 @@ Run = TypeVar("Run", bound=JobRun)
 
 
 def enqueue_run(run: JobRun, func: str, *, queue: str, timeout: int) -> JobRun:
-    """Queue `func(run_label, run_id)` on RQ and record the job id on the run."""
+    """Queue `func(run_label, run_id)` on RQ and record the job id on the run.
+
+    Inside a transaction the job is pushed when it commits, so a worker never sees a job before its
+    row. Redis is checked first, so an unreachable queue is reported at once (JobQueueUnavailable)
+    and the run is marked failed with the reason.
+    """
     import django_rq
     from redis.exceptions import RedisError
 
-    label = run._meta.label
-    try:
-        job = django_rq.get_queue(queue).enqueue(
-            func, label, run.pk, job_timeout=timeout, result_ttl=86400, failure_ttl=7 * 86400
-        )
-    except RedisError as exc:
+    model = type(run)
+    rq_queue = django_rq.get_queue(queue, commit_mode="auto")
+
+    def unavailable(exc: Exception) -> JobQueueUnavailable:
         message = f"The job queue (Redis) is unavailable, so the job was not started: {exc}"
-        type(run).objects.filter(pk=run.pk).update(
-            status=JobRun.Status.FAILED, error=message, finished_at=timezone.now()
-        )
-        raise JobQueueUnavailable(message) from exc
-    type(run).objects.filter(pk=run.pk).update(job_id=job.id)
-    run.job_id = job.id
+        model.objects.filter(pk=run.pk).update(status=JobRun.Status.FAILED, error=message, finished_at=timezone.now())
+        run.status, run.error = JobRun.Status.FAILED, message
+        return JobQueueUnavailable(message)
+
+    def push() -> None:
+        try:
+            job = rq_queue.enqueue(
+                func, run._meta.label, run.pk, job_timeout=timeout, result_ttl=86400, failure_ttl=7 * 86400
+            )
+        except RedisError as exc:
+            raise unavailable(exc) from exc
+        model.objects.filter(pk=run.pk).update(job_id=job.id)
+        run.job_id = job.id
+
+    try:
+        rq_queue.connection.ping()
+    except RedisError as exc:
+        raise unavailable(exc) from exc
+    if connection.in_atomic_block:
+        transaction.on_commit(lambda: _push_recording_failure(push))
+    else:
+        push()
     return run
+
+
+def _push_recording_failure(push: Callable[[], None]) -> None:
+    """After commit nobody can catch the error: it is already written on the run."""
+    try:
+        push()
+    except JobQueueUnavailable:
+        logger.exception("Could not queue a job after commit")
 
 
 def execute_run(run_label: str, run_id: int, work: Callable[[JobRun], None]) -> str:
