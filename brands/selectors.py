@@ -19,10 +19,14 @@ DEFAULT_COMPANY_SORT = "rating"
 
 
 def company_random_active(*, exclude_slugs: Iterable[str] = ()) -> Company | None:
-    """A random brand open for reviews, avoiding `exclude_slugs` unless nothing else is left."""
+    """A random brand open for reviews, avoiding `exclude_slugs` (oldest first) where another brand is left.
+
+    When every brand is excluded it still avoids the last slug (the brand just shown) if it can.
+    """
     active = Company.objects.filter(is_active=True).order_by("pk")
     excluded = [slug for slug in exclude_slugs if slug]
-    for candidates in (active.exclude(slug__in=excluded), active) if excluded else (active,):
+    attempts = [active.exclude(slug__in=excluded), active.exclude(slug=excluded[-1]), active] if excluded else [active]
+    for candidates in attempts:
         # A random offset instead of ORDER BY RANDOM(): two cheap queries on any table size.
         count = candidates.count()
         if count:

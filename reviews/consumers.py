@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import connections
 
 logger = logging.getLogger(__name__)
 
@@ -36,14 +36,15 @@ _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentiment")
 
 
 def _predict_batch(texts: list[str]) -> list[dict]:
-    """Score texts in the worker thread, with Django's connection hygiene around it (models may read the DB)."""
+    """Score texts in the worker thread; a database connection the model opened is not kept by this thread."""
     from ml import inference
 
-    close_old_connections()
     try:
         return inference.predict_batch(texts)
     finally:
-        close_old_connections()
+        # The predictor reads the database at most every few seconds; holding a connection in a
+        # long-lived thread would outlive its usefulness (and block dropping a test database).
+        connections.close_all()
 
 
 class SentimentBatcher:
@@ -115,6 +116,9 @@ class RateLimit:
 
 class SentimentConsumer(AsyncJsonWebsocketConsumer):
     """Scores the newest text of each connection and answers with the prediction object plus `id`."""
+
+    # No channel layer: a connection only talks to its own client, so scoring keeps working when Redis is down.
+    channel_layer_alias = None
 
     async def connect(self) -> None:
         self.rate = float(getattr(settings, "SENTIMENT_WS_RATE", DEFAULT_RATE))
