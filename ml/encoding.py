@@ -118,6 +118,8 @@ class NgramEncoding:
     def ngram_ids(self, text: str) -> np.ndarray:
         """int64 array of n-gram ids (at least one id: 0 stands for an empty text)."""
         text = _WHITESPACE.sub(" ", text.lower()).strip()
+        if not text:
+            return np.zeros(1, dtype=np.int64)
         parts = []
         tokens = _TOKENS.findall(text)
         if tokens:

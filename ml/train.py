@@ -29,8 +29,6 @@ from ml.model import build_network, config_to_dict
 from ml.prediction import LABELS
 
 Report = Callable[..., None]
-# Adagrad on sparse gradients warns once per process about an opt-in check we do not need.
-warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
 
 
 @dataclass
@@ -99,6 +97,13 @@ def train_model(
     show_progress: bool = False,
 ) -> TrainResult:
     """Train one architecture on splits train/validation/test; write the checkpoint if a path is given."""
+    with warnings.catch_warnings():
+        # Adagrad on sparse gradients warns about an opt-in invariant check we do not need.
+        warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
+        return _train(options, splits, checkpoint_path, name, dataset_description, report, show_progress)
+
+
+def _train(options, splits, checkpoint_path, name, dataset_description, report, show_progress) -> TrainResult:
     spec = resolve(options)
     torch.manual_seed(options.seed)
     rng = np.random.default_rng(options.seed)

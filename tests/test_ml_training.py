@@ -1,0 +1,162 @@
+"""Training: a tiny model in seconds, deterministic, refusing too little data, checkpoints that load back."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+from django.core.management import CommandError, call_command
+
+from brands.services import company_upsert
+from ml.checkpoint import checkpoint_load, checkpoint_save
+from ml.config import TrainingOptions, TrainingOptionsError
+from ml.data import dataset_build, dataset_from_rows
+from ml.encoding import CharEncoding, NgramEncoding
+from ml.model import CharCNN, CharCNNConfig
+from ml.models import ModelVersion, TrainingRun
+from ml.train import train_model
+from reviews.labels import stars_to_label
+from reviews.models import ScrapedReview
+
+WORDS = {
+    1: ["awful", "terrible", "rude", "broken", "never again", "scam", "refund refused", "worst"],
+    3: ["okay", "average", "fine but slow", "mixed feelings", "so-so", "could be better", "not bad"],
+    5: ["excellent", "great", "fast delivery", "friendly staff", "love it", "perfect", "highly recommend"],
+}
+
+
+def review_texts(stars: int, count: int, seed: int = 0) -> list[str]:
+    """Distinct, learnable review texts for a star rating."""
+    rng = random.Random(seed * 10 + stars)
+    return [
+        f"{rng.choice(WORDS[stars]).capitalize()} service, {rng.choice(WORDS[stars])} and {rng.choice(WORDS[stars])}. "
+        f"Order {n}."
+        for n in range(count)
+    ]
+
+
+def labelled_reviews_create(per_class: int = 30, *, language: str = "en") -> None:
+    """Scraped reviews for every class, written to the test database."""
+    company = company_upsert(name="Acme", domain="acme.example")
+    for stars in (1, 3, 5):
+        for n, text in enumerate(review_texts(stars, per_class)):
+            ScrapedReview.objects.create(
+                company=company,
+                source="test",
+                source_id=f"{stars}-{n}-{language}",
+                stars=stars,
+                label=stars_to_label(stars),
+                text=text,
+                language=language,
+            )
+
+
+def tiny_rows(per_class: int = 30) -> list[tuple[str, str, str]]:
+    return [
+        (f"{stars}-{n}", text, stars_to_label(stars))
+        for stars in (1, 3, 5)
+        for n, text in enumerate(review_texts(stars, per_class))
+    ]
+
+
+TINY = {"epochs": 3, "patience": 3}
+
+
+@pytest.mark.django_db(transaction=True)  # the command's job wrapper closes connections like a worker
+def test_train_command_records_an_active_version_with_metrics():
+    labelled_reviews_create(30)
+    call_command("train", "--epochs", "3", "--activate", verbosity=0)
+    version = ModelVersion.objects.get()
+    assert version.is_active and version.architecture == "fasttext"
+    assert set(version.metrics) >= {"accuracy", "macro_f1", "test", "validation"}
+    assert version.metrics["test"]["confusion"] and version.metrics["macro_f1"] > 0.5
+    assert version.dataset["sizes"] == {"train": 72, "validation": 9, "test": 9}
+    assert len(version.dataset["row_ids_sha256"]) == 64
+    run = TrainingRun.objects.get()
+    assert run.status == "succeeded" and run.model_version == version and len(run.history) >= 1
+    assert {"epoch", "train_loss", "val_macro_f1"} <= set(run.history[0])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_too_little_data_is_refused_with_what_is_missing():
+    labelled_reviews_create(12)
+    ScrapedReview.objects.filter(label="average").exclude(source_id__in=["3-0-en", "3-1-en"]).delete()
+    with pytest.raises(CommandError, match=r"average has 2 .*at least 10"):
+        call_command("train", "--epochs", "1", verbosity=0)
+    assert not ModelVersion.objects.exists()
+    assert TrainingRun.objects.get().status == "failed"
+
+
+@pytest.mark.django_db
+def test_dataset_skips_excluded_rows_other_languages_and_duplicate_texts():
+    labelled_reviews_create(12)
+    labelled_reviews_create(12, language="de")  # same texts again, in German
+    ScrapedReview.objects.filter(source_id="1-0-en").update(excluded=True)
+    dataset = dataset_build(language="en")
+    assert dataset.description["rows"] == 35
+    everything = dataset_build(language="")
+    assert everything.description["rows"] == 36 and everything.description["duplicates_dropped"] == 35
+
+
+def test_same_seed_same_model_and_metrics(tmp_path):
+    splits = dataset_from_rows(tiny_rows(), seed=7).splits
+    first = train_model(options=TrainingOptions(seed=5, **TINY), splits=splits, checkpoint_path=None)
+    second = train_model(options=TrainingOptions(seed=5, **TINY), splits=splits, checkpoint_path=None)
+    assert first.metrics == second.metrics
+    assert [h["train_loss"] for h in first.history] == [h["train_loss"] for h in second.history]
+    for a, b in zip(first.model.network.parameters(), second.model.network.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_checkpoint_round_trip_gives_the_same_probabilities(tmp_path):
+    splits = dataset_from_rows(tiny_rows(), seed=7).splits
+    result = train_model(options=TrainingOptions(**TINY), splits=splits, checkpoint_path=tmp_path / "m.pt", name="m")
+    loaded = checkpoint_load(tmp_path / "m.pt")
+    texts = ["Excellent service, fast delivery", "Awful and rude", ""]
+    assert np.allclose(loaded.probabilities(texts), result.model.probabilities(texts), atol=1e-6)
+    assert loaded.meta["metrics"] == result.metrics and loaded.meta["name"] == "m"
+    assert loaded.meta["hyperparameters"]["encoding"]["kind"] == "ngrams"
+
+
+def test_charcnn_shortcut_matches_the_full_network(tmp_path):
+    torch.manual_seed(0)
+    network = CharCNN(CharCNNConfig()).eval()
+    encoding = CharEncoding()
+    texts = ["Great!", "x" * 300, "Slow delivery, rude staff. " * 50, ""]
+    indices, lengths = encoding.collate([encoding.encode(text) for text in texts])
+    with torch.no_grad():
+        fast = network(indices, lengths)
+        one_hot = torch.nn.functional.embedding(indices, network.one_hot).transpose(1, 2)
+        full = network.classifier(network.features(one_hot).flatten(1))
+    assert torch.allclose(fast, full, atol=1e-5)
+    assert indices.shape == (4, 1014)
+    # A checkpoint of the tutorial's network loads back whole.
+    from ml.checkpoint import SentimentModel
+
+    checkpoint_save(tmp_path / "c.pt", SentimentModel("charcnn", network, encoding))
+    assert checkpoint_load(tmp_path / "c.pt").network.receptive_field == 123
+
+
+def test_encodings_follow_the_seed_alphabet_and_hash_stably():
+    encoding = CharEncoding()
+    assert len(encoding.alphabet) == 69
+    assert encoding.encode("ab€").tolist() == [0, 2, 1]  # reversed, lower-cased, unknown → 0
+    ngrams = NgramEncoding()
+    assert np.array_equal(ngrams.ngram_ids("Fast delivery!"), ngrams.ngram_ids("fast  DELIVERY!"))
+    assert ngrams.ngram_ids("").tolist() == [0]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"architecture": "bert"}, "Unknown architecture"),
+        ({"epochs": -1}, "epochs=-1 must be between"),
+        ({"epochs": "many"}, "not a valid int"),
+        ({"colour": "red"}, "Unknown training option"),
+    ],
+)
+def test_bad_training_options_are_refused(params, message):
+    with pytest.raises(TrainingOptionsError, match=message):
+        TrainingOptions.from_params(params)
