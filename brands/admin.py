@@ -72,10 +72,9 @@ class CompanyAdmin(admin.ModelAdmin):
         "created_at",
     )
     list_display_links = ("logo", "name")
-    list_filter = ("is_active", "source", CompanyCategoryFilter)
+    list_filter = ("is_active", "source", CompanyCategoryFilter, ("created_at", admin.DateFieldListFilter))
     search_fields = ("name", "=domain", "=slug")
     search_help_text = "Part of the name, or an exact domain or slug."
-    date_hierarchy = "created_at"
     autocomplete_fields = ("categories",)
     readonly_fields = (
         "logo_large",
@@ -126,6 +125,7 @@ class CompanyAdmin(admin.ModelAdmin):
     )
     actions = ("activate", "deactivate", "refresh_aggregates")
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
     list_per_page = 50
 
     @admin.display(description="")

@@ -32,6 +32,7 @@ class ReviewAdmin(admin.ModelAdmin):
     list_select_related = ("company",)
     raw_id_fields = ("company",)
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # facet counts over 100,000+ rows cost a query per choice
     list_per_page = 50
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -69,6 +70,7 @@ class ScrapedReviewAdmin(ReviewAdmin):
         "stars",
         "label",
         ("language", admin.AllValuesFieldListFilter),
+        ("published_at", admin.DateFieldListFilter),
         "source",
         CompanyFilter,
         CategoryFilter,
@@ -77,7 +79,8 @@ class ScrapedReviewAdmin(ReviewAdmin):
     list_select_related = ("company", "crawl_run")
     search_fields = ("text", "title", "=source_id")
     search_help_text = "Words from the title or text, or an exact source id."
-    date_hierarchy = "published_at"
+    # No date_hierarchy here: its DISTINCT date_trunc scans every row (2 s at 100,000 rows on SQLite);
+    # the date filter above (today / past 7 days / this month / this year) costs nothing extra.
     readonly_fields = (
         "company_name",
         "source",
