@@ -89,7 +89,7 @@ def crawl_run_start(*, params: dict[str, Any], user=None) -> CrawlRun:
 
 def crawl_run_execute(run: CrawlRun) -> None:
     """Run every stage of the crawl in this process, recording progress on the run."""
-    from crawling.pipeline_runner import crawl_execute
+    from crawling.runner import crawl_execute
 
     crawl_execute(run)
 
@@ -128,3 +128,21 @@ def crawl_run_set_progress(*, run_id: int, progress: float, message: str = "", *
     CrawlRun.objects.filter(pk=run_id).update(
         progress=max(0.0, min(1.0, progress)), progress_message=message[:255], heartbeat_at=timezone.now(), **fields
     )
+
+
+def companies_discovered_store(*, category, companies: list[dict[str, str]]) -> list[int]:
+    """Upsert companies found on a sub-category page and link them to it, in one transaction."""
+    from brands.services import company_upsert
+
+    ids = []
+    with transaction.atomic():
+        for found in companies:
+            company = company_upsert(
+                name=found["name"] or found["domain"],
+                domain=found["domain"],
+                source="trustpilot",
+                source_identifier=found["domain"],
+            )
+            company.categories.add(category)
+            ids.append(company.pk)
+    return ids

@@ -1,0 +1,166 @@
+"""Runs one crawl in this process: categories (HTTP), discovery (Selenium), reviews (Scrapy)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db.models import Q
+
+from brands.models import Category, Company
+from config.jobs import enqueue_run
+from crawling.categories import categories_crawl
+from crawling.discovery import discover_companies
+from crawling.fetching import FetchError, RobotsRules
+from crawling.models import CrawlRun
+from crawling.progress import CrawlTally
+from crawling.services import (
+    CRAWL_JOB,
+    CRAWL_JOB_TIMEOUT,
+    CRAWL_QUEUE,
+    companies_discovered_store,
+    crawl_run_count,
+    crawl_run_create,
+    crawl_run_record_errors,
+    crawl_run_set_progress,
+)
+
+logger = logging.getLogger(__name__)
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+def _flush(run: CrawlRun, tally: CrawlTally) -> None:
+    counts, errors = tally.take()
+    crawl_run_count(run_id=run.pk, counts=counts)
+    crawl_run_record_errors(run_id=run.pk, errors=errors)
+
+
+def _selected_subcategories(leaves: list[Category], wanted: list[str]) -> list[Category]:
+    if not wanted:
+        return leaves
+    return [leaf for leaf in leaves if leaf.slug in wanted or (leaf.parent and leaf.parent.slug in wanted)]
+
+
+def _known_companies(params: dict) -> list[dict]:
+    """Companies already in the database (for --no-browser), optionally only in some categories."""
+    companies = Company.objects.exclude(source_identifier="", domain__isnull=True)
+    if params["categories"]:
+        slugs = params["categories"]
+        companies = companies.filter(Q(categories__slug__in=slugs) | Q(categories__parent__slug__in=slugs))
+    rows = companies.distinct().order_by("pk").values_list("source_identifier", "domain")
+    return [{"domain": identifier or domain, "categories": []} for identifier, domain in rows]
+
+
+def plan_companies(run: CrawlRun, *, tally: CrawlTally, progress: Progress | None = None) -> list[dict]:
+    """Stages 1 and 2: which companies' review pages to read, [{domain, categories}]."""
+    params = run.params
+    if params["companies"]:
+        return [{"domain": domain, "categories": []} for domain in params["companies"]]
+    if params["no_browser"] or params["reviews_only"]:
+        return _known_companies(params)
+    robots = RobotsRules()
+    crawl_run_set_progress(run_id=run.pk, progress=0.01, message="categories: reading /categories")
+    try:
+        leaves = categories_crawl(start_url=params["start_url"], robots=robots)
+    except FetchError as exc:
+        tally.error(exc.kind, exc.url, str(exc))
+        _flush(run, tally)
+        raise RuntimeError(f"Could not read the category list at {exc.url}: {exc}") from exc
+    tally.add("pages_fetched")
+    subcategories = _selected_subcategories(leaves, params["categories"])
+    if params["categories"] and not subcategories:
+        raise RuntimeError(f"No sub-category matches {', '.join(params['categories'])} on {params['start_url']}.")
+    done = {"n": 0}
+
+    def on_page(category: Category, companies: list[dict[str, str]], found_so_far: int) -> None:
+        companies_discovered_store(category=category, companies=companies)
+        _flush(run, tally)
+        done["n"] += 1
+        CrawlRun.objects.filter(pk=run.pk).update(companies_found=found_so_far)
+        if progress:
+            progress("discovery", done["n"], 0)
+
+    crawl_run_set_progress(run_id=run.pk, progress=0.02, message=f"discovery: {len(subcategories)} sub-categories")
+    found = discover_companies(
+        start_url=params["start_url"],
+        subcategories=subcategories,
+        render_timeout=params.get("render_timeout") or settings.CRAWL_RENDER_TIMEOUT,
+        robots=robots,
+        tally=tally,
+        max_companies=params["max_companies"],
+        on_page=on_page,
+    )
+    _flush(run, tally)
+    CrawlRun.objects.filter(pk=run.pk).update(companies_found=len(found))
+    return [{"domain": domain, "categories": entry["categories"]} for domain, entry in found.items()]
+
+
+def crawl_execute(run: CrawlRun, *, fan_out: bool = False, progress: Progress | None = None) -> None:
+    """Every stage of one crawl run, recording counters, errors and progress on the run."""
+    tally = CrawlTally()
+    companies = plan_companies(run, tally=tally, progress=progress)
+    if run.params["max_companies"]:
+        companies = companies[: run.params["max_companies"]]
+    CrawlRun.objects.filter(pk=run.pk).update(companies_total=len(companies))
+    batch = settings.CRAWL_FANOUT_BATCH
+    if fan_out and len(companies) > batch:
+        _fan_out(run, companies, batch)
+        return
+    crawl_run_set_progress(run_id=run.pk, progress=0.1, message=f"reviews: {len(companies)} companies")
+    if companies:
+        reviews_crawl(run, companies, progress=progress)
+    crawl_run_set_progress(run_id=run.pk, progress=1.0, message=f"done: {len(companies)} companies")
+
+
+def _fan_out(run: CrawlRun, companies: list[dict], batch: int) -> None:
+    """Split the review stage into one queued run (and RQ job) per batch of companies."""
+    chunks = [companies[i : i + batch] for i in range(0, len(companies), batch)]
+    for chunk in chunks:
+        params = {**run.params, "companies": [c["domain"] for c in chunk], "max_companies": None}
+        child = crawl_run_create(params=params, parent=run)
+        CrawlRun.objects.filter(pk=child.pk).update(companies_total=len(chunk))
+        enqueue_run(child, CRAWL_JOB, queue=CRAWL_QUEUE, timeout=CRAWL_JOB_TIMEOUT)
+    crawl_run_set_progress(
+        run_id=run.pk, progress=1.0, message=f"fanned out: {len(companies)} companies in {len(chunks)} jobs"
+    )
+
+
+def reviews_crawl(run: CrawlRun, companies: list[dict], *, progress: Progress | None = None) -> None:
+    """Stage 3: the Scrapy review spider over the companies, storing through the pipeline."""
+    from scrapy.crawler import CrawlerProcess
+
+    from crawling.settings import scrapy_settings
+    from crawling.spiders.reviews import ReviewSpider
+
+    params = run.params
+    _share_daphne_event_loop()
+    process = CrawlerProcess(
+        scrapy_settings(concurrency=params["concurrency"], run_id=run.pk, companies_total=len(companies)),
+    )
+    for name in ("scrapy", "twisted", "protego"):  # configure_logging above resets them
+        logging.getLogger(name).setLevel(logging.WARNING)
+    process.crawl(
+        ReviewSpider,
+        start_url=params["start_url"],
+        companies=companies,
+        max_pages=params["max_pages"],
+        tally=CrawlTally(),
+        progress=progress,
+    )
+    process.start()
+
+
+def _share_daphne_event_loop() -> None:
+    """Make the reactor's asyncio loop the current one, so Scrapy's coroutines run on it.
+
+    Django loads `daphne` (an installed app), which installs Twisted's asyncio reactor on a loop of
+    its own without making it current; Scrapy would then schedule work on a loop that never runs.
+    """
+    import asyncio
+
+    from twisted.internet import reactor
+
+    loop = getattr(reactor, "_asyncioEventloop", None)
+    if loop is not None:
+        asyncio.set_event_loop(loop)
