@@ -37,11 +37,8 @@ CHECKS = [
 
 
 @pytest.fixture
-def catalogue(transactional_db, redis_url, settings_override) -> dict[str, str]:
-    """A couple of brands, a review and a staff token; staff calls start real jobs on the test Redis.
-
-    Transactional, because django-rq defers an enqueue made inside a transaction until it commits.
-    """
+def catalogue(db, redis_url, settings_override) -> dict[str, str]:
+    """A couple of brands, a review and a staff token; staff calls start real jobs on the test Redis."""
     shoes = category_upsert(name="Shoes")
     acme = company_upsert(name="Acme Shoes", domain="acme.example")
     acme.categories.add(shoes)

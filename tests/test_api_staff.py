@@ -16,9 +16,6 @@ from tests.conftest import free_port
 
 pytestmark = pytest.mark.django_db
 
-# django-rq defers an enqueue made inside a transaction until it commits, so tests that start work
-# run outside the test transaction, as requests do in production.
-starts_work = pytest.mark.django_db(transaction=True)
 
 LISTS = ["/api/staff/crawl-runs/", "/api/staff/training-runs/", "/api/staff/model-versions/"]
 
@@ -114,13 +111,14 @@ def test_starting_work_is_refused_to_non_staff():
 
 
 @pytest.mark.redis
-@starts_work
-def test_staff_start_a_crawl_on_the_crawl_queue(staff_client, redis_url):
-    response = staff_client.post(
-        "/api/staff/crawl-runs/",
-        {"start_url": "http://127.0.0.1:9/", "companies": ["www.example.com"], "max_pages": 2},
-        format="json",
-    )
+def test_staff_start_a_crawl_on_the_crawl_queue(staff_client, redis_url, django_capture_on_commit_callbacks):
+    # The job is pushed when the transaction commits (here: the test's, simulated).
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(
+            "/api/staff/crawl-runs/",
+            {"start_url": "http://127.0.0.1:9/", "companies": ["www.example.com"], "max_pages": 2},
+            format="json",
+        )
 
     assert response.status_code == 201
     body = response.json()
@@ -159,7 +157,6 @@ def test_the_crawl_services_own_checks_come_back_as_field_errors(staff_client):
     assert not CrawlRun.objects.exists()
 
 
-@starts_work
 def test_starting_a_crawl_with_redis_down_is_a_clear_503(staff_client, redis_down):
     response = staff_client.post("/api/staff/crawl-runs/", {"max_companies": 1}, format="json")
 
@@ -171,9 +168,11 @@ def test_starting_a_crawl_with_redis_down_is_a_clear_503(staff_client, redis_dow
 
 
 @pytest.mark.redis
-@starts_work
-def test_staff_start_training_on_the_training_queue(staff_client, staff, redis_url):
-    response = staff_client.post("/api/staff/training-runs/", {"architecture": "fasttext", "epochs": 2}, format="json")
+def test_staff_start_training_on_the_training_queue(staff_client, redis_url, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(
+            "/api/staff/training-runs/", {"architecture": "fasttext", "epochs": 2}, format="json"
+        )
 
     assert response.status_code == 201
     body = response.json()
@@ -210,7 +209,6 @@ def test_bad_training_options_are_refused_before_anything_is_written(staff_clien
     assert not TrainingRun.objects.exists()
 
 
-@starts_work
 def test_starting_training_with_redis_down_is_a_clear_503(staff_client, redis_down):
     response = staff_client.post("/api/staff/training-runs/", {}, format="json")
 
