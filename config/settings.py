@@ -233,6 +233,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# Request size: bodies over this are refused with 413 before they are read whole (config/asgi_limits.py),
+# and Django's own check uses the same figure. Websocket messages are capped by Daphne's
+# --websocket-max-message-size (see config/stack.py and docker-compose.yml).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BODY_BYTES", 1024 * 1024, minimum=1024)
+WEBSOCKET_MAX_MESSAGE_BYTES = env_int("WEBSOCKET_MAX_MESSAGE_BYTES", 64 * 1024, minimum=1024)
+
 # Machine learning.
 ML_MODELS_DIR = MEDIA_ROOT / "models"
 TORCH_THREADS = env_int("TORCH_THREADS", 1, minimum=1)

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from django.conf import settings
+
 _PR_SET_PDEATHSIG = 1
 
 
@@ -87,7 +89,18 @@ class Stack:
             self._start(f"worker-{n}", [*manage, "rqworker", "default", "crawl", "training", "--with-scheduler"], env)
         self._start(
             "daphne",
-            [sys.executable, "-m", "daphne", "-b", self.host, "-p", str(self.port), "config.asgi:application"],
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                self.host,
+                "-p",
+                str(self.port),
+                "--websocket-max-message-size",
+                str(settings.WEBSOCKET_MAX_MESSAGE_BYTES),
+                "config.asgi:application",
+            ],
             env,
         )
         log(f"Starling is starting on http://{self.host}:{self.port}/ (admin: /admin/). Ctrl-C stops everything.")
