@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
@@ -16,6 +18,18 @@ from brands.models import Category, Company
 from brands.services import company_refresh_aggregates, company_set_active
 
 SOURCE_FIELDS = ("source", "source_id", "created_at", "updated_at")
+ACTION_BATCH_SIZE = 1000
+
+
+def pk_batches(queryset: QuerySet, size: int | None = None) -> Iterator[list[int]]:
+    """The primary keys of a (possibly "select all": 100,000-row) selection, a bounded list at a time.
+
+    Keeps each service call under the database's limit on query parameters (SQLite: 32,766).
+    """
+    size = size or ACTION_BATCH_SIZE
+    ids = list(queryset.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def reviews_changelist_link(model: str, company: Company, label: str) -> str:
@@ -170,16 +184,18 @@ class CompanyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Activate: offer on the review form")
     def activate(self, request: HttpRequest, queryset: QuerySet) -> None:
-        changed = company_set_active(company_ids=queryset.values_list("pk", flat=True), active=True)
+        changed = sum(company_set_active(company_ids=ids, active=True) for ids in pk_batches(queryset))
         self.message_user(request, f"{changed} companies activated.", messages.SUCCESS)
 
     @admin.action(description="Deactivate: take off the review form")
     def deactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
-        changed = company_set_active(company_ids=queryset.values_list("pk", flat=True), active=False)
+        changed = sum(company_set_active(company_ids=ids, active=False) for ids in pk_batches(queryset))
         self.message_user(request, f"{changed} companies deactivated.", messages.SUCCESS)
 
     @admin.action(description="Recount review aggregates")
     def refresh_aggregates(self, request: HttpRequest, queryset: QuerySet) -> None:
-        ids = list(queryset.values_list("pk", flat=True))
-        company_refresh_aggregates(ids)
-        self.message_user(request, f"Aggregates recounted for {len(ids)} companies.", messages.SUCCESS)
+        count = 0
+        for ids in pk_batches(queryset):
+            company_refresh_aggregates(ids)
+            count += len(ids)
+        self.message_user(request, f"Aggregates recounted for {count} companies.", messages.SUCCESS)

@@ -14,6 +14,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
+from brands.admin import pk_batches
 from reviews.admin_filters import CategoryFilter, CompanyFilter, CrawlRunFilter, SuggestionFilter
 from reviews.models import ScrapedReview, UserReview
 from reviews.services import scraped_review_set_excluded, user_review_set_status
@@ -120,12 +121,12 @@ class ScrapedReviewAdmin(ReviewAdmin):
 
     @admin.action(description="Exclude from the training dataset", permissions=["change"])
     def exclude_from_dataset(self, request: HttpRequest, queryset: QuerySet) -> None:
-        changed = scraped_review_set_excluded(review_ids=queryset.values_list("pk", flat=True), excluded=True)
+        changed = sum(scraped_review_set_excluded(review_ids=ids, excluded=True) for ids in pk_batches(queryset))
         self.message_user(request, f"{changed} reviews excluded from the dataset.", messages.SUCCESS)
 
     @admin.action(description="Include in the training dataset", permissions=["change"])
     def include_in_dataset(self, request: HttpRequest, queryset: QuerySet) -> None:
-        changed = scraped_review_set_excluded(review_ids=queryset.values_list("pk", flat=True), excluded=False)
+        changed = sum(scraped_review_set_excluded(review_ids=ids, excluded=False) for ids in pk_batches(queryset))
         self.message_user(request, f"{changed} reviews put back in the dataset.", messages.SUCCESS)
 
 
@@ -187,10 +188,10 @@ class UserReviewAdmin(ReviewAdmin):
 
     @admin.action(description="Hide from the site", permissions=["change"])
     def hide(self, request: HttpRequest, queryset: QuerySet) -> None:
-        changed = user_review_set_status(review_ids=queryset.values_list("pk", flat=True), status="hidden")
+        changed = sum(user_review_set_status(review_ids=ids, status="hidden") for ids in pk_batches(queryset))
         self.message_user(request, f"{changed} reviews hidden.", messages.SUCCESS)
 
     @admin.action(description="Show on the site", permissions=["change"])
     def show(self, request: HttpRequest, queryset: QuerySet) -> None:
-        changed = user_review_set_status(review_ids=queryset.values_list("pk", flat=True), status="visible")
+        changed = sum(user_review_set_status(review_ids=ids, status="visible") for ids in pk_batches(queryset))
         self.message_user(request, f"{changed} reviews shown.", messages.SUCCESS)

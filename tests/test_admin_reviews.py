@@ -200,3 +200,22 @@ def test_a_staff_member_with_review_permissions_can_hide_a_review_from_its_page(
     review.company.refresh_from_db()
     assert review.status == "hidden" and review.company.user_review_count == 0
     assert client.get(reverse("admin:reviews_scrapedreview_changelist")).status_code == 403
+
+
+def test_select_all_acts_on_every_matching_row_in_bounded_batches(admin_client, companies, monkeypatch):
+    monkeypatch.setattr("brands.admin.ACTION_BATCH_SIZE", 2)
+    add_scraped(7, companies)
+    add_scraped(2, companies, language="fr")
+    on_the_page = list(ScrapedReview.objects.filter(language="en").values_list("pk", flat=True)[:1])
+
+    # "Select all" in the admin: the page's boxes are ticked and select_across covers the rest.
+    response = admin_client.post(
+        SCRAPED + "?language=en",
+        {"action": "exclude_from_dataset", "select_across": "1", "index": "0", "_selected_action": on_the_page},
+        follow=True,
+    )
+
+    assert "4 reviews excluded from the dataset." in response.content.decode()
+    english = ScrapedReview.objects.filter(language="en")
+    assert english.count() == 4 and not english.filter(excluded=False).exists()
+    assert not ScrapedReview.objects.exclude(language="en").filter(excluded=True).exists()
