@@ -1,0 +1,163 @@
+"""Serving: bad input never crashes, activation switches the model in this and other processes."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+
+import ml.inference
+from ml.config import TrainingOptions
+from ml.data import dataset_from_rows
+from ml.inference import predict, predict_batch
+from ml.models import ModelVersion
+from ml.services import ModelVersionError, model_version_activate, model_version_register
+from ml.train import train_model
+from tests.conftest import ROOT
+from tests.test_ml_training import tiny_rows
+
+KEYS = {"score", "label", "probabilities", "suggested_rating", "model"}
+
+
+@pytest.fixture(scope="session")
+def trained_checkpoint(tmp_path_factory) -> Path:
+    """One tiny trained model per test session, copied into each test's MEDIA_ROOT by `version_create`."""
+    path = tmp_path_factory.mktemp("checkpoint") / "tiny.pt"
+    splits = dataset_from_rows(tiny_rows(), seed=3).splits
+    train_model(options=TrainingOptions(epochs=3), splits=splits, checkpoint_path=path, name="tiny")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def fresh_predictor():
+    """Each test starts (and leaves) the process without a loaded model or a cached active version."""
+    forget_model()
+    yield
+    forget_model()
+
+
+def forget_model() -> None:
+    ml.inference._predictor = None
+    ml.inference._cache_down_until = 0.0
+    with contextlib.suppress(Exception):  # the Redis-down test points the cache at nothing
+        cache.delete(ml.inference.CACHE_KEY)
+
+
+def version_create(checkpoint: Path, name: str) -> ModelVersion:
+    target = Path(settings.ML_MODELS_DIR) / f"{name}.pt"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(checkpoint, target)
+    return model_version_register(
+        name=name, architecture="fasttext", checkpoint_path=target, hyperparameters={}, dataset={}, metrics={}
+    )
+
+
+def assert_prediction(prediction: dict, model: str) -> None:
+    assert set(prediction) == KEYS and prediction["model"] == model
+    assert 0.0 <= prediction["score"] <= 1.0
+    assert prediction["suggested_rating"] in {1, 2, 3, 4, 5}
+    assert prediction["label"] == max(prediction["probabilities"], key=prediction["probabilities"].get)
+    assert abs(sum(prediction["probabilities"].values()) - 1.0) < 1e-3
+
+
+BAD_TEXTS = {
+    "1 MB": "great product " * 75_000,
+    "emoji only": "😀🎉👍🔥" * 10,
+    "right to left": "\u202eالخدمة ممتازة جدا\u202c שירות מצוין",
+    "control characters": "good\x00\x01\x07 service\x1b[31m\x7f",
+    "invalid surrogates": "bad \ud800 service \udfff",
+    "mixed": "Ñandú ☃ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢\ttabs\r\nlines",
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("trained", [False, True], ids=["cold-start", "trained"])
+def test_bad_input_gets_a_valid_prediction_or_nulls(trained, trained_checkpoint):
+    model = "lexicon-vader"
+    if trained:
+        model_version_activate(version=version_create(trained_checkpoint, "tiny-1"))
+        model = "tiny-1"
+    for name, text in BAD_TEXTS.items():
+        prediction = predict(text)
+        assert_prediction(prediction, model), name
+    for blank in ["", "   ", "\n\t", "\x00\x01", None]:
+        assert predict(blank) == {
+            "score": None,
+            "label": None,
+            "probabilities": None,
+            "suggested_rating": None,
+            "model": model,
+        }
+    batch = predict_batch(["great", "", "great", "awful"])
+    assert [p["label"] is None for p in batch] == [False, True, False, False]
+    assert batch[0] == batch[2]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_activation_switches_the_predictor_in_this_process(trained_checkpoint):
+    assert predict("Excellent service")["model"] == "lexicon-vader"
+    first = version_create(trained_checkpoint, "tiny-1")
+    model_version_activate(version=first)
+    assert predict("Excellent service")["model"] == "tiny-1"
+    second = version_create(trained_checkpoint, "tiny-2")
+    model_version_activate(version=second)
+    assert predict("Excellent service")["model"] == "tiny-2"
+    assert list(ModelVersion.objects.filter(is_active=True).values_list("name", flat=True)) == ["tiny-2"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_missing_or_corrupt_checkpoint_is_refused_and_the_previous_model_stays(trained_checkpoint):
+    good = version_create(trained_checkpoint, "tiny-1")
+    model_version_activate(version=good)
+    corrupt = version_create(trained_checkpoint, "tiny-corrupt")
+    Path(settings.MEDIA_ROOT, corrupt.file).write_bytes(b"not a checkpoint")
+    missing = version_create(trained_checkpoint, "tiny-missing")
+    Path(settings.MEDIA_ROOT, missing.file).unlink()
+    for version, reason in [(corrupt, "unreadable or corrupt"), (missing, "does not exist")]:
+        with pytest.raises(ModelVersionError, match=reason):
+            model_version_activate(version=version)
+        assert ModelVersion.objects.get(is_active=True) == good
+        assert predict("Excellent service")["model"] == "tiny-1"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_predictions_go_on_when_redis_is_down(settings, trained_checkpoint):
+    from tests.conftest import free_port
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+    assert predict("Excellent service")["model"] == "lexicon-vader"
+    model_version_activate(version=version_create(trained_checkpoint, "tiny-1"))
+    assert predict("Excellent service")["model"] == "tiny-1"
+
+
+def test_another_process_serves_the_activated_model(subprocess_env, trained_checkpoint):
+    def predict_in_subprocess() -> dict:
+        done = subprocess.run(
+            [sys.executable, "manage.py", "predict", "Fast delivery, friendly staff", "--json"],
+            cwd=ROOT,
+            env=subprocess_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    version = version_create(trained_checkpoint, "tiny-1")
+    model_version_activate(version=version)
+    prediction = predict_in_subprocess()
+    assert_prediction(prediction, "tiny-1")
+    assert prediction == predict("Fast delivery, friendly staff")

@@ -1,0 +1,61 @@
+"""Training runs as RQ jobs on a real worker, started from the service the admin and the API call."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from config.jobs import JobQueueUnavailable
+from ml.jobs import training_job
+from ml.models import ModelVersion, TrainingRun
+from ml.services import training_run_start
+from tests.conftest import ROOT, free_port
+from tests.test_ml_inference import fresh_predictor  # noqa: F401
+from tests.test_ml_training import labelled_reviews_create
+
+pytestmark = pytest.mark.redis
+
+
+def test_a_training_run_on_a_real_worker_trains_and_activates(subprocess_env):
+    labelled_reviews_create(30)
+    run = training_run_start(params={"epochs": 2, "activate": True, "seed": 3})
+    assert run.status == TrainingRun.Status.QUEUED and run.job_id
+    done = subprocess.run(
+        [sys.executable, "manage.py", "rqworker", "training", "--burst"],
+        cwd=ROOT,
+        env=subprocess_env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    assert run.progress == 1.0 and run.progress_message.startswith("Trained")
+    assert [entry["epoch"] for entry in run.history] == [1, 2]
+    assert run.dataset["sizes"]["train"] == 72
+    version = ModelVersion.objects.get()
+    assert run.model_version == version and version.is_active
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_job_reports_too_little_data_on_the_run(redis_url):
+    labelled_reviews_create(5)
+    run = training_run_start(params={"epochs": 1})
+    assert training_job(run._meta.label, run.pk) == TrainingRun.Status.FAILED
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.FAILED
+    assert run.error.startswith("NotEnoughData: Not enough labelled reviews to train: bad has 5")
+    assert not ModelVersion.objects.exists()
+
+
+@pytest.mark.django_db
+def test_starting_a_run_without_redis_says_so_and_records_the_failure(settings):
+    for queue in settings.RQ_QUEUES.values():
+        queue["URL"] = f"redis://127.0.0.1:{free_port()}/0"
+    with pytest.raises(JobQueueUnavailable, match="unavailable"):
+        training_run_start(params={"epochs": 1})
+    run = TrainingRun.objects.get()
+    assert run.status == TrainingRun.Status.FAILED and "Redis" in run.error
