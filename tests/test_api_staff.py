@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import django_rq
 import pytest
 from django.contrib.auth.models import User
@@ -50,23 +53,44 @@ def redis_down(settings):
         queue["URL"] = before[name]
 
 
-def tiny_model_version(name: str, settings) -> ModelVersion:
-    """A real, loadable (untrained) fastText-style checkpoint registered as an inactive version."""
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A small, untrained but loadable fastText checkpoint, built from the architecture's own spec."""
+    from dataclasses import replace
+
+    from ml.architectures import ARCHITECTURE_SPECS
     from ml.checkpoint import SentimentModel, checkpoint_save
-    from ml.encoding import NgramEncoding
-    from ml.model import FastText, FastTextConfig
+    from ml.model import build_network
+
+    spec = ARCHITECTURE_SPECS["fasttext"]
+    network = build_network("fasttext", replace(spec.config, buckets=512))
+    model = SentimentModel("fasttext", network, replace(spec.encoding, buckets=512))
+    return checkpoint_save(tmp_path_factory.mktemp("checkpoint") / "tiny.pt", model)
+
+
+@pytest.fixture
+def forget_served_model():
+    """Activation changes the model this process serves; later tests start from the cold-start model again."""
+    import ml.inference
+
+    yield
+    ml.inference._predictor = None
+    cache.clear()
+
+
+def tiny_model_version(name: str, checkpoint: Path, settings) -> ModelVersion:
+    """The tiny checkpoint registered as an inactive version under this test's MEDIA_ROOT."""
     from ml.services import model_version_register
 
-    network = FastText(FastTextConfig(buckets=512, dim=4))
-    path = checkpoint_save(
-        settings.ML_MODELS_DIR / f"{name}.pt", SentimentModel("fasttext", network, NgramEncoding(buckets=512))
-    )
+    target = settings.ML_MODELS_DIR / f"{name}.pt"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(checkpoint, target)
     return model_version_register(
         name=name,
         architecture="fasttext",
-        checkpoint_path=path,
-        hyperparameters={"dim": 4},
-        dataset={"train": 10},
+        checkpoint_path=target,
+        hyperparameters={"buckets": 512},
+        dataset={"train": 60},
         metrics={"macro_f1": 0.42, "accuracy": 0.5},
     )
 
@@ -216,8 +240,10 @@ def test_starting_training_with_redis_down_is_a_clear_503(staff_client, redis_do
     assert "Redis" in response.json()["error"]["message"]
 
 
-def test_model_versions_are_listed_with_metrics_and_one_is_activated(staff_client, settings):
-    version = tiny_model_version("fasttext-test-1", settings)
+def test_model_versions_are_listed_with_metrics_and_one_is_activated(
+    staff_client, settings, tiny_checkpoint, forget_served_model
+):
+    version = tiny_model_version("fasttext-test-1", tiny_checkpoint, settings)
 
     listed = staff_client.get("/api/staff/model-versions/").json()["results"]
     activated = staff_client.post(f"/api/staff/model-versions/{version.pk}/activate/")
@@ -232,9 +258,11 @@ def test_model_versions_are_listed_with_metrics_and_one_is_activated(staff_clien
     assert served["model"] == "fasttext-test-1"
 
 
-def test_a_version_whose_checkpoint_is_gone_is_not_activated(staff_client, settings):
-    good = tiny_model_version("fasttext-good", settings)
-    broken = tiny_model_version("fasttext-broken", settings)
+def test_a_version_whose_checkpoint_is_gone_is_not_activated(
+    staff_client, settings, tiny_checkpoint, forget_served_model
+):
+    good = tiny_model_version("fasttext-good", tiny_checkpoint, settings)
+    broken = tiny_model_version("fasttext-broken", tiny_checkpoint, settings)
     staff_client.post(f"/api/staff/model-versions/{good.pk}/activate/")
     (settings.MEDIA_ROOT / broken.file).unlink()
 
