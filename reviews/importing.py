@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -150,7 +151,9 @@ def _rows_read(path: Path, columns: ImportColumns) -> tuple[list[_Row], list[Rej
     if not text.strip():
         raise ReviewImportError(f"{path} is empty: expected a header line and labelled rows.")
     csv.field_size_limit(sys.maxsize)
-    reader = csv.DictReader(text.splitlines(keepends=True))
+    # newline="": records split only at \n, \r or \r\n, never at the other characters str.splitlines
+    # treats as line ends (U+2028, \x85, ...) that do occur inside real review texts.
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [name.strip() for name in reader.fieldnames or []]
     reader.fieldnames = header
     _header_check(path, header, columns)

@@ -164,3 +164,12 @@ def test_identical_rows_are_separate_reviews_but_a_reimport_adds_none(tmp_path):
 
     assert ScrapedReview.objects.count() == 2
     assert "duplicates: 2" in output
+
+
+def test_unusual_line_separators_inside_a_text_stay_in_the_text(tmp_path):
+    path = write(tmp_path, HEADER + "First part\u2028second part\x85third,good,Shop,\nNext review,bad,Shop,\n")
+
+    output = import_reviews(path)
+
+    assert "stored:     2" in output
+    assert ScrapedReview.objects.filter(text="First part\u2028second part\x85third").exists()
