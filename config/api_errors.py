@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, JsonResponse
 from django.urls import Resolver404, resolve
@@ -32,6 +34,14 @@ class ServiceUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "A backing service is unavailable; try again shortly."
     default_code = "service_unavailable"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    """The request body is over DATA_UPLOAD_MAX_MEMORY_SIZE."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
 
 
 def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -78,6 +88,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.ValidationError(detail=detail)
     elif isinstance(exc, JobQueueUnavailable):
         exc = ServiceUnavailable(detail=str(exc))
+    elif isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge(f"The request body is over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
     response = exception_handler(exc, context)
     if response is None:
         return None  # an unexpected error: Django's 500 handling and logging take over
@@ -136,6 +148,7 @@ _DESCRIPTIONS = {
     404: "Not found.",
     405: "Method not allowed.",
     406: "Not acceptable: this API answers JSON.",
+    413: "The request body is too large.",
     415: "Unsupported media type: send JSON.",
     429: "Too many requests: wait the number of seconds in the Retry-After header.",
     503: "The job queue (Redis) is unavailable, so the work was not started; nothing was queued.",

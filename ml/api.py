@@ -79,7 +79,7 @@ class PredictView(APIView):
             "`/ws/sentiment/` answers. Throttled per client (setting THROTTLE_PREDICT)."
         ),
         request=PredictInputSerializer,
-        responses={200: PredictionSerializer, **error_responses(400, 403, 415, 429)},
+        responses={200: PredictionSerializer, **error_responses(400, 403, 413, 415, 429)},
         parameters=[RETRY_AFTER],
         examples=PREDICT_EXAMPLES,
         tags=["predictions"],

@@ -99,7 +99,7 @@ class ReviewListView(ListAPIView):
             "`score`. Throttled per client (setting THROTTLE_REVIEW_CREATE)."
         ),
         request=ReviewCreateSerializer,
-        responses={201: ReviewSerializer, **error_responses(400, 403, 415, 429)},
+        responses={201: ReviewSerializer, **error_responses(400, 403, 413, 415, 429)},
         parameters=[RETRY_AFTER],
         examples=REVIEW_EXAMPLES,
     )

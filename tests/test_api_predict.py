@@ -177,3 +177,20 @@ def test_a_post_to_a_wrong_address_is_a_json_404_even_with_a_session():
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_a_huge_body_is_a_413_in_the_error_format(client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+
+    response = client.post(URL, {"text": "x" * 2000}, format="json")
+
+    assert response.status_code == 413
+    assert response.json()["error"]["message"] == "The request body is over 1000 bytes."
+
+
+def test_there_are_no_cors_headers_by_default(client):
+    preflight = client.options(URL, HTTP_ORIGIN="https://elsewhere.example", HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST")
+    response = client.post(URL, {"text": "hi"}, format="json", HTTP_ORIGIN="https://elsewhere.example")
+
+    for answer in (preflight, response):
+        assert not [name for name in answer.headers if name.lower().startswith("access-control-")]
