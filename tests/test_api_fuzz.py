@@ -24,7 +24,7 @@ from reviews.services import user_review_create
 # Bounded: valid requests only (the validation tests cover invalid ones), a few examples per operation.
 CONFIG = SchemathesisConfig.from_dict(
     {
-        "generation": {"mode": "positive", "max-examples": 8, "deterministic": True},
+        "generation": {"mode": "positive", "max-examples": 8, "deterministic": True, "database": "none"},
         "phases": {"coverage": {"enabled": False}, "stateful": {"enabled": False}},
     }
 )
@@ -75,7 +75,7 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application,
 
 
 @schema.parametrize()
-@settings(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
 def test_generated_requests_get_documented_answers(case, catalogue):
     headers = catalogue if case.path.startswith("/api/staff/") else None
     response = case.call(app=application, headers=headers)
