@@ -10,10 +10,12 @@ from rest_framework.test import APIClient
 from brands.models import Company
 from brands.services import company_upsert
 from reviews.models import UserReview
+from reviews.privacy import hash_ip
 from reviews.services import user_review_create, user_review_set_status
 
 pytestmark = pytest.mark.django_db
 URL = "/api/reviews/"
+REVIEW = {"brand": "acme-shoes", "text": "Nice shoes, fair price.", "rating": 4}
 PUBLIC_FIELDS = {"id", "brand", "brand_name", "text", "rating", "suggested_rating", "score", "model", "created_at"}
 
 
@@ -191,3 +193,31 @@ def test_writing_is_throttled_but_reading_is_not(client, acme, settings):
     assert limited.json()["error"]["code"] == "throttled"
     assert reads == [200, 200, 200]
     assert UserReview.objects.count() == 2
+
+
+def test_a_forged_forwarded_for_header_does_not_dodge_the_limit(client, acme, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"review_create": "1/hour"}}
+
+    first = client.post(URL, REVIEW, format="json", HTTP_X_FORWARDED_FOR="198.51.100.1")
+    second = client.post(URL, REVIEW, format="json", HTTP_X_FORWARDED_FOR="198.51.100.2")
+
+    assert (first.status_code, second.status_code) == (201, 429)
+    assert UserReview.objects.get().ip_hash == hash_ip("203.0.113.7")
+
+
+def test_behind_a_trusted_proxy_the_forwarded_client_counts(client, acme, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "NUM_PROXIES": 1,
+        "DEFAULT_THROTTLE_RATES": {"review_create": "1/hour"},
+    }
+
+    first = client.post(URL, REVIEW, format="json", HTTP_X_FORWARDED_FOR="198.51.100.1")
+    second = client.post(URL, REVIEW, format="json", HTTP_X_FORWARDED_FOR="198.51.100.2")
+    again = client.post(URL, REVIEW, format="json", HTTP_X_FORWARDED_FOR="198.51.100.1")
+
+    assert (first.status_code, second.status_code, again.status_code) == (201, 201, 429)
+    assert set(UserReview.objects.values_list("ip_hash", flat=True)) == {
+        hash_ip("198.51.100.1"),
+        hash_ip("198.51.100.2"),
+    }
