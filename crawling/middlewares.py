@@ -34,6 +34,16 @@ def retry_after_seconds(value: bytes | str | None, *, limit: float) -> float | N
     return max(0.0, min(seconds, limit))
 
 
+def exception_kind(exception: BaseException) -> str:
+    """A short name for a download failure: timeout, connection, or the exception's class."""
+    name = type(exception).__name__.lower()
+    if "timeout" in name or "timedout" in name:
+        return "timeout"
+    if any(word in name for word in ("connection", "dnslookup", "responsenever", "responsefailed")):
+        return "connection"
+    return name.removesuffix("error") or name
+
+
 class BackoffRetryMiddleware(RetryMiddleware):
     """Scrapy's retry middleware, waiting before each retry: Retry-After when given, else exponential."""
 
@@ -62,7 +72,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
         if not isinstance(exception, self.exceptions_to_retry) or request.meta.get("dont_retry", False):
             return None
         retry = self._retry(request, exception)
-        self._record(request, f"retried_{type(exception).__name__.lower()}" if retry else "", str(exception))
+        self._record(request, f"retried_{exception_kind(exception)}" if retry else "", str(exception))
         if retry is not None:
             await self._wait(request, None)
         return retry

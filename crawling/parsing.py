@@ -135,7 +135,8 @@ def _from_markup(html: str, *, url: str) -> dict[str, Any]:
                 "id": review_id,
                 "rating": int(rating) if rating and rating.strip().lstrip("-").isdigit() else rating,
                 "title": title,
-                "text": text,
+                # A review whose whole text fits its title shows no text paragraph (real pages do this).
+                "text": text or title,
                 "language": card.css("[data-review-content]::attr(lang)").get() or "",
                 "published": published,
                 "experienced": "",

@@ -8,10 +8,10 @@ from typing import Any
 import scrapy
 from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
-from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TCPTimedOutError, TimeoutError
 from twisted.python.failure import Failure
 
 from crawling.items import CompanyPageItem
+from crawling.middlewares import exception_kind
 from crawling.parsing import PageParseError, company_review_url, parse_company_page
 from crawling.progress import CrawlTally
 
@@ -29,6 +29,7 @@ class ReviewSpider(scrapy.Spider):
         max_pages: int | None = None,
         tally: CrawlTally | None = None,
         progress: Any = None,
+        robots: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -36,6 +37,7 @@ class ReviewSpider(scrapy.Spider):
         self.companies = companies
         self.max_pages = max_pages
         self.tally = tally or CrawlTally()
+        self.robots = robots  # crawling.fetching.RobotsRules, already loaded for this host (no I/O here)
         self.progress = progress  # callable(stage, done, total), called from the database thread
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
@@ -71,6 +73,9 @@ class ReviewSpider(scrapy.Spider):
         )
         next_url = page["next_url"]
         visited = meta["visited"]
+        if next_url and self.robots is not None and not self.robots.allowed(next_url):
+            self.tally.error("robots", next_url, "disallowed by robots.txt")
+            next_url = None
         if next_url and next_url not in visited and (self.max_pages is None or meta["page_number"] < self.max_pages):
             next_meta = {
                 "domain": meta["domain"],
@@ -96,10 +101,6 @@ def error_kind(failure: Failure) -> tuple[str, str]:
     message = str(value) or type(value).__name__
     if failure.check(HttpError):
         return f"http_{value.response.status}", message
-    if failure.check(TimeoutError, TCPTimedOutError):
-        return "timeout", message
-    if failure.check(DNSLookupError, ConnectionRefusedError):
-        return "connection", message
     if failure.check(IgnoreRequest):
         lowered = message.lower()
         if "robots.txt" in lowered:
@@ -109,4 +110,4 @@ def error_kind(failure: Failure) -> tuple[str, str]:
         return "ignored", message
     if "maxsize" in message.lower() or "max size" in message.lower() or "download max" in message.lower():
         return "too_large", message
-    return type(value).__name__.lower(), message
+    return exception_kind(value), message

@@ -177,13 +177,13 @@ def build_site(
             for _ in range(reviews_per_page):
                 serial += 1
                 text, label = texts[rng.randrange(len(texts))]
-                text = _clean(text)[:1500] or "Fine."
+                text = _clean(text)[:1500].strip() or "Fine."
                 published = start + timedelta(minutes=37 * serial)
                 page.append(
                     Review(
                         id=f"{serial:08x}{rng.getrandbits(64):016x}",
                         rating=rng.choice(LABEL_STARS.get(label, (3,))),
-                        title=_clean(text.split(".")[0])[:60] or "Review",
+                        title=_clean(text.split(".")[0])[:60].strip() or "Review",
                         text=text,
                         language=rng.choice(LANGUAGES),
                         published=published.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
@@ -224,7 +224,7 @@ def add_faults(site: Site) -> Site:
     pages_a, pages_b = site.companies[a].pages, site.companies[b].pages
     pages_a[0][0].rating = 0
     pages_a[0][1].rating = 6
-    pages_a[1][0].text = ""
+    pages_a[1][0].text = pages_a[1][0].title = ""  # (a card with a title shows the title as its text)
     pages_b[1][1] = Review(pages_b[0][2].id, 1, "Copy", "A duplicate id with other words.", "en",
                            "2024-05-05T00:00:00.000Z", "Dup", "GB")  # fmt: skip
     site.faults["retry_after_429"] = {(b, 1): 1}  # (domain, page) -> how many 429s before it answers
