@@ -23,7 +23,8 @@ from django.conf import settings
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
+def die_with_parent() -> None:
+    """Ask the kernel to end this (child) process when its parent dies; runs between fork and exec."""
     with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -53,7 +54,7 @@ class Stack:
     def _start(self, name: str, args: list[str], env: dict[str, str]) -> None:
         # A session of its own: Ctrl-C reaches only this process, which then stops the children in order
         # (web, workers, Redis last), so a worker never loses Redis while it finishes its job.
-        self.processes[name] = subprocess.Popen(args, env=env, preexec_fn=_die_with_parent, start_new_session=True)
+        self.processes[name] = subprocess.Popen(args, env=env, preexec_fn=die_with_parent, start_new_session=True)
 
     def start(self, log: callable = print) -> None:
         """Start Redis (unless one already answers), the workers and Daphne."""

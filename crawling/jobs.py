@@ -8,6 +8,7 @@ import sys
 from django.conf import settings
 
 from config.jobs import execute_run
+from config.stack import die_with_parent
 from crawling.models import CrawlRun
 
 
@@ -19,7 +20,10 @@ def crawl_run_job(run_label: str, run_id: int) -> str:
 def _crawl_in_child_process(run: CrawlRun) -> None:
     """Run the crawl in a child process (fanning out large crawls) and fail if the child fails."""
     command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "crawl", "--run-id", str(run.pk), "--fan-out"]
-    completed = subprocess.run(command, cwd=settings.BASE_DIR, capture_output=True, text=True, check=False)
+    # die_with_parent: a worker killed mid-crawl takes its crawl process with it (no orphan crawling on).
+    completed = subprocess.run(
+        command, cwd=settings.BASE_DIR, capture_output=True, text=True, check=False, preexec_fn=die_with_parent
+    )
     if completed.returncode != 0:
         tail = (completed.stderr or completed.stdout or "")[-3000:]
         raise RuntimeError(f"The crawl process exited with status {completed.returncode}:\n{tail}")
