@@ -71,7 +71,7 @@ def test_the_worker_serves_every_configured_queue(settings):
     argv = command_words(SERVICES["worker"])[0]
 
     assert argv[:3] == ["python", "manage.py", "rqworker"]
-    assert set(argv[3:]) == set(settings.RQ_QUEUES)
+    assert {word for word in argv[3:] if not word.startswith("-")} == set(settings.RQ_QUEUES)
 
 
 def test_the_worker_can_be_scaled():
@@ -178,3 +178,10 @@ def test_the_build_context_leaves_out_local_state_and_secrets():
     ignored = set((ROOT / ".dockerignore").read_text(encoding="utf-8").split())
 
     assert {".git", ".venv", ".env", "var", "media", "*.sqlite3"} <= ignored
+
+
+def test_daphne_caps_websocket_messages_at_the_size_the_settings_read(settings):
+    argv = command_words(SERVICES["web"])[0]
+    cap = argv[argv.index("--websocket-max-message-size") + 1]
+
+    assert cap == f"${{WEBSOCKET_MAX_MESSAGE_BYTES:-{settings.WEBSOCKET_MAX_MESSAGE_BYTES}}}"
