@@ -53,6 +53,7 @@ class ImportColumns:
     rating: str | None = None
     company: str = "company_name"
     website: str = "company_website"
+    website_required: bool = False  # the default website column is optional; one named by the user is not
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,8 @@ def _records(reader: csv.DictReader, path: Path) -> Iterator[tuple[int, dict]]:
 
 def _header_check(path: Path, header: list[str], columns: ImportColumns) -> None:
     wanted = {"text": columns.text, "label": columns.label, "rating": columns.rating, "company": columns.company}
+    if columns.website_required:
+        wanted["website"] = columns.website
     missing = [f"{name!r} ({role})" for role, name in wanted.items() if name and name not in header]
     if not missing:
         return
@@ -205,7 +208,10 @@ def _header_check(path: Path, header: list[str], columns: ImportColumns) -> None
             if delimiter in header[0]:
                 message += f" The columns look separated by {word}: save the file as comma-separated CSV."
                 break
-    message += " Name the columns with --text-column, --label-column or --rating-column, and --company-column."
+    message += (
+        " Name the columns with --text-column, --label-column or --rating-column, --company-column"
+        " and --website-column."
+    )
     raise ReviewImportError(message)
 
 

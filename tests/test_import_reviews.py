@@ -173,3 +173,11 @@ def test_unusual_line_separators_inside_a_text_stay_in_the_text(tmp_path):
 
     assert "stored:     2" in output
     assert ScrapedReview.objects.filter(text="First part\u2028second part\x85third").exists()
+
+
+def test_a_website_column_named_by_the_user_must_exist(tmp_path):
+    path = write(tmp_path, "text,label,company_name\nGreat,good,Shop\n")
+
+    with pytest.raises(CommandError, match="no 'site' \\(website\\) column"):
+        import_reviews(path, "--website-column", "site")
+    assert "stored:     1" in import_reviews(path)

@@ -28,9 +28,8 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--website-column",
-            default="company_website",
-            help="Column with the company's website, used to match companies by domain when present "
-            "(default: company_website).",
+            help="Column with the company's website, used to match companies by domain "
+            "(default: company_website, when the file has it).",
         )
         parser.add_argument(
             "--skip-bad-rows", action="store_true", help="Import the good rows and report the bad ones."
@@ -42,7 +41,8 @@ class Command(BaseCommand):
             label=None if options["rating_column"] else options["label_column"] or "label",
             rating=options["rating_column"],
             company=options["company_column"],
-            website=options["website_column"],
+            website=options["website_column"] or "company_website",
+            website_required=options["website_column"] is not None,
         )
         bar: tqdm | None = None
 
