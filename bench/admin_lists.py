@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -140,6 +141,15 @@ def measure(client, url: str) -> tuple[float, int, int]:
 
 
 def main() -> None:
+    workdir = tempfile.mkdtemp(prefix="starling-admin-bench-")
+    try:
+        run(workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run(workdir: str) -> None:
+    """Seed the database in `workdir`, measure every page, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reviews", type=int, default=100_000)
     parser.add_argument("--companies", type=int, default=40_000)
@@ -148,7 +158,6 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    workdir = tempfile.mkdtemp(prefix="starling-admin-bench-")
     os.environ["SQLITE_PATH"] = str(Path(workdir) / "bench.sqlite3")
     os.environ.pop("DATABASE_URL", None)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
