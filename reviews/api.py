@@ -108,6 +108,7 @@ class ReviewListView(ListAPIView):
         serializer = ReviewCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        # The client's address as the throttles see it: X-Forwarded-For counts only behind API_TRUSTED_PROXIES.
         review = user_review_create(
             company=data["brand"],
             text=data["text"],
