@@ -108,19 +108,19 @@ def _shared_inputs(n_subs: int, per_sub: int) -> tuple[list[tuple[str, str, str]
     )
     if not urls_file.exists() or not reviews_file.exists():
         return [], []
-    rows: list[tuple[str, str, str]] = []
-    subs: dict[str, int] = {}
+    by_sub: dict[tuple[str, str], list[str]] = {}
     with gzip.open(urls_file, "rt", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
-            sub = row["sub_category"]
-            if sub not in subs and (len(subs) >= n_subs or sum(r[0] == row["category"] for r in rows) >= 2 * per_sub):
-                continue  # at most two sub-categories per top-level category, so the tree has branches
-            if subs.setdefault(sub, 0) >= per_sub:
-                continue
-            subs[sub] += 1
-            rows.append((row["category"], sub, row["company_url"].rstrip("/").rsplit("/", 1)[-1]))
-            if len(subs) >= n_subs and all(n >= per_sub for n in subs.values()):
-                break
+            by_sub.setdefault((row["category"], row["sub_category"]), []).append(
+                row["company_url"].rstrip("/").rsplit("/", 1)[-1]
+            )
+    full = [key for key, domains in by_sub.items() if len(domains) >= per_sub]
+    chosen: list[tuple[str, str]] = []
+    for limit in (2, n_subs):  # at most two sub-categories per top-level one, so the tree has branches
+        for key in full:
+            if len(chosen) < n_subs and key not in chosen and sum(top == key[0] for top, _ in chosen) < limit:
+                chosen.append(key)
+    rows = [(top, sub, domain) for top, sub in chosen for domain in by_sub[(top, sub)][:per_sub]]
     with open(reviews_file, encoding="utf-8") as handle:
         texts = [(r["text"], r["label"]) for r in csv.DictReader(handle) if r["text"].strip()]
     return rows, texts

@@ -1,0 +1,30 @@
+"""`manage.py crawl` explains bad options and leaves nothing behind; the parameters are checked once."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
+
+from crawling.models import CrawlRun
+from crawling.services import crawl_params_clean
+
+pytestmark = pytest.mark.django_db
+
+
+def test_bad_options_are_explained_and_no_run_is_recorded():
+    with pytest.raises(CommandError, match="Give an http"):
+        call_command("crawl", "--start-url", "ftp://example.com")
+    with pytest.raises(CommandError, match="max_pages must be at least 1"):
+        call_command("crawl", "--max-pages", "0")
+    assert CrawlRun.objects.count() == 0
+
+
+def test_params_are_cleaned_with_defaults(settings):
+    params = crawl_params_clean({"start_url": "http://127.0.0.1:8000/", "companies": "b.com, a.com a.com"})
+    assert params["start_url"] == "http://127.0.0.1:8000"
+    assert params["companies"] == ["a.com", "b.com"]
+    assert params["concurrency"] == settings.CRAWL_CONCURRENCY
+    assert (params["max_pages"], params["no_browser"]) == (None, False)
+    with pytest.raises(ValidationError):
+        crawl_params_clean({"max_companies": "lots"})
