@@ -18,6 +18,7 @@ import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db import connections
@@ -83,6 +84,7 @@ class SentimentBatcher:
                     future.set_exception(result)
                 else:
                     future.set_result(result)
+        self._drainer = None  # a finished task would keep its event loop alive through this batcher
 
 
 _batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SentimentBatcher] = weakref.WeakKeyDictionary()
@@ -127,6 +129,14 @@ class SentimentConsumer(AsyncJsonWebsocketConsumer):
         self.waiting: tuple[object, str] | None = None  # (id, text) not yet handed to the scorer
         self.scorer: asyncio.Task | None = None
         await self.accept()
+
+    async def dispatch(self, message: dict) -> None:
+        # Channels closes stale database connections before every message, a hop to a thread
+        # each time; this consumer never uses the database on the event loop, so it skips that.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def disconnect(self, code: int) -> None:
         if self.scorer is not None:
