@@ -11,7 +11,9 @@ LABEL_STARS: dict[str, tuple[int, ...]] = {
 
 def stars_to_label(stars: int) -> str:
     """Map a 1-5 star rating to `bad`, `average` or `good`; raise ValueError outside 1-5."""
+    if isinstance(stars, bool) or not isinstance(stars, int | str):
+        raise ValueError(f"stars must be an integer from 1 to 5, got {stars!r}")
     try:
         return STAR_LABELS[int(stars)]
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, ValueError):
         raise ValueError(f"stars must be an integer from 1 to 5, got {stars!r}") from None

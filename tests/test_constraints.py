@@ -110,7 +110,7 @@ def test_stars_to_label(stars, label):
     assert stars_to_label(stars) == label
 
 
-@pytest.mark.parametrize("stars", [0, 6, None, "five"])
+@pytest.mark.parametrize("stars", [0, 6, None, "five", 2.5, True, "3.0"])
 def test_stars_to_label_refuses_anything_but_one_to_five(stars):
     with pytest.raises(ValueError, match="stars must be an integer from 1 to 5"):
         stars_to_label(stars)
