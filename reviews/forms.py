@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 
 from django import forms
 from django.conf import settings
 from django.core import signing
-from django.core.cache import cache
 
 _SIGNING_SALT = "starling.reviews.form-token"
 _TOKEN_MAX_AGE = 24 * 3600  # a form left open for a day still submits
-_CLAIM_PREFIX = "review-form-token:"
 
 
 def form_token_new() -> str:
@@ -19,15 +18,10 @@ def form_token_new() -> str:
     return signing.dumps(secrets.token_urlsafe(16), salt=_SIGNING_SALT)
 
 
-def form_token_claim(token: str) -> bool:
-    """Claim a token for one submission: True the first time, False for a repeat (a double click)."""
-    # cache.add is atomic in Redis and in the local-memory cache: of two racing requests one wins.
-    return cache.add(_CLAIM_PREFIX + token, True, timeout=_TOKEN_MAX_AGE)
-
-
-def form_token_release(token: str) -> None:
-    """Give a claimed token back when the review could not be stored, so the visitor can retry."""
-    cache.delete(_CLAIM_PREFIX + token)
+def form_token_key(token: str) -> str:
+    """The submission key a token stands for: the database keeps one review per key (a double click
+    stores one review), whether or not the cache is up and whichever web process answers."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class ReviewForm(forms.Form):

@@ -101,6 +101,10 @@ class UserReview(models.Model):
     )
     user_agent = models.CharField(max_length=512, blank=True)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.VISIBLE, db_index=True)
+    submission_key = models.CharField(
+        max_length=64, null=True, blank=True, unique=True, editable=False,
+        help_text="Hash of the form's one-time token: the same form sent twice stores one review.",
+    )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 

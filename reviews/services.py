@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from brands.models import Company
 from brands.services import company_refresh_aggregates
@@ -34,12 +34,18 @@ def user_review_create(
     ip: str | None = None,
     user_agent: str = "",
     user=None,
+    submission_key: str | None = None,
 ) -> UserReview:
-    """Score the text on the server, store the visitor's review and update the brand's aggregates."""
-    from ml.inference import predict
+    """Score the text on the server, store the visitor's review and update the brand's aggregates.
 
+    With a `submission_key` (one per rendered form), sending the same submission again returns the
+    review already stored instead of storing a second one; the database's unique key decides races.
+    """
+    from ml.inference import predict
     from ml.models import ModelVersion
 
+    if submission_key and (existing := UserReview.objects.filter(submission_key=submission_key).first()):
+        return existing
     cleaned = review_text_clean(text)
     if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
         raise ValidationError({"rating": "Choose a rating from 1 to 5 stars."})
@@ -47,21 +53,28 @@ def user_review_create(
         raise ValidationError({"brand": "This brand is not open for reviews."})
     prediction = predict(cleaned)
     model_version = ModelVersion.objects.filter(name=prediction.get("model") or "").first()
-    with transaction.atomic():
-        review = UserReview.objects.create(
-            company=company,
-            text=cleaned,
-            rating=rating,
-            suggested_rating=prediction.get("suggested_rating"),
-            score=prediction.get("score"),
-            probabilities=prediction.get("probabilities") or {},
-            model_version=model_version,
-            model_name=prediction.get("model") or "",
-            user=user if getattr(user, "is_authenticated", False) else None,
-            ip_hash=hash_ip(ip),
-            user_agent=(user_agent or "")[:512],
-        )
-        company_refresh_aggregates([company.pk])
+    try:
+        with transaction.atomic():
+            review = UserReview.objects.create(
+                company=company,
+                text=cleaned,
+                rating=rating,
+                suggested_rating=prediction.get("suggested_rating"),
+                score=prediction.get("score"),
+                probabilities=prediction.get("probabilities") or {},
+                model_version=model_version,
+                model_name=prediction.get("model") or "",
+                user=user if getattr(user, "is_authenticated", False) else None,
+                ip_hash=hash_ip(ip),
+                user_agent=(user_agent or "")[:512],
+                submission_key=submission_key or None,
+            )
+            company_refresh_aggregates([company.pk])
+    except IntegrityError:
+        # Two copies of one submission raced: the first one stored is the answer to both.
+        if submission_key and (existing := UserReview.objects.filter(submission_key=submission_key).first()):
+            return existing
+        raise
     return review
 
 

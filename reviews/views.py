@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from brands.models import Company
 from brands.selectors import company_active_by_slug, company_random_active, company_website_url
-from reviews.forms import ReviewForm, form_token_claim, form_token_new, form_token_release
+from reviews.forms import ReviewForm, form_token_key, form_token_new
 from reviews.services import user_review_create
 
 _MAX_EXCLUDED = 20  # "review another brand" avoids at most this many recent brands
@@ -66,7 +66,7 @@ def review_home(request: HttpRequest) -> HttpResponse:
 
 
 def review_submit(request: HttpRequest) -> HttpResponse:
-    """Validate, claim the one-time token, and store the review through the one service that scores it."""
+    """Validate and store the review (once per form token) through the one service that scores it."""
     form = ReviewForm(request.POST)
     company = company_active_by_slug(slug=request.POST.get("brand", ""))
     if company is None:
@@ -74,10 +74,6 @@ def review_submit(request: HttpRequest) -> HttpResponse:
         return _render_form(request, company_random_active(), None, status=400)
     if not form.is_valid():
         return _render_form(request, company, form, status=400)
-    token = form.cleaned_data["form_token"]
-    if not form_token_claim(token):
-        # The same form sent twice (a double click): the first request stores the review.
-        return _thank_you(request, company)
     try:
         user_review_create(
             company=company,
@@ -86,9 +82,9 @@ def review_submit(request: HttpRequest) -> HttpResponse:
             ip=request.META.get("REMOTE_ADDR"),
             user_agent=request.headers.get("user-agent", ""),
             user=request.user,
+            submission_key=form_token_key(form.cleaned_data["form_token"]),
         )
     except ValidationError as exc:
-        form_token_release(token)
         for field, errors in exc.message_dict.items():
             form.add_error(field if field in ("text", "rating") else None, errors)
         return _render_form(request, company, form, status=400)

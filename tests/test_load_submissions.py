@@ -59,3 +59,23 @@ def test_concurrent_submissions_store_every_review_once_and_keep_aggregates_exac
         assert company.star_distribution == {star: ratings.count(star) for star in range(1, 6)}
         assert company.average_stars == pytest.approx(sum(ratings) / len(ratings), abs=1e-4)
         assert company.user_review_count == len(ratings)
+
+
+def test_the_same_form_sent_five_times_at_once_stores_one_review():
+    brand = company_upsert(name="Double Click", domain="double-click.example")
+    client = Client(REMOTE_ADDR="198.51.100.9")
+    page = client.get(f"/?brand={brand.slug}").content.decode()
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page))
+
+    def send(_: int) -> int:
+        try:
+            return Client(REMOTE_ADDR="198.51.100.9").post("/", {**fields, "text": TEXTS[5], "rating": "5"}).status_code
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        statuses = list(pool.map(send, range(5)))
+    assert all(status in (200, 302) for status in statuses), statuses
+    assert UserReview.objects.filter(company=brand).count() == 1
+    brand.refresh_from_db()
+    assert brand.review_count == 1
