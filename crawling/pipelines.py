@@ -7,16 +7,20 @@ the reactor only waits for the batch to commit, which gives natural back-pressur
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.db import close_old_connections, connection
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import reactor, task
 from twisted.internet.threads import deferToThreadPool
+from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
 from crawling.services import crawl_run_record_errors, crawl_run_set_progress
 from crawling.storage import ReviewStore
+
+logger = logging.getLogger(__name__)
 
 
 class StorePipeline:
@@ -40,6 +44,7 @@ class StorePipeline:
         self.store = ReviewStore(run_id=self.run_id)
         self.pool = ThreadPool(minthreads=1, maxthreads=1, name="starling-db")
         self.pool.start()
+        self.pending: list = []  # batches handed to the database thread, oldest first
         self.ticker = task.LoopingCall(self._flush)
         self.ticker.start(self.flush_interval, now=False)
 
@@ -47,23 +52,43 @@ class StorePipeline:
         self.buffer.append(dict(item))
         self.buffered_reviews += len(item["reviews"]) or 1
         if self.buffered_reviews >= self.batch_size:
-            await maybe_deferred_to_future(self._flush())
+            self._flush()
+            # Parsing goes on while one batch is written; with more waiting, wait for the oldest.
+            while len(self.pending) > 1:
+                await maybe_deferred_to_future(self.pending[0])
         return item
 
     async def close_spider(self) -> None:
         if self.ticker.running:
             self.ticker.stop()
         try:
-            await maybe_deferred_to_future(self._flush())
+            self._flush()
+            while self.pending:
+                await maybe_deferred_to_future(self.pending[0])
             await maybe_deferred_to_future(deferToThreadPool(reactor, self.pool, _close_connection))
         finally:
             self.pool.stop()
 
-    def _flush(self):
-        """Queue the buffered pages and the spider's tally for the database thread."""
+    def _flush(self) -> None:
+        """Hand the buffered pages and the spider's tally to the database thread (in order)."""
         pages, self.buffer, self.buffered_reviews = self.buffer, [], 0
         counts, errors = self.crawler.spider.tally.take()
-        return deferToThreadPool(reactor, self.pool, self._write, pages, counts, errors)
+        if not pages and not counts and not errors:
+            return
+        done = deferToThreadPool(reactor, self.pool, self._write, pages, counts, errors)
+        self.pending.append(done)
+
+        def finished(result):
+            self.pending.remove(done)
+            if isinstance(result, Failure):
+                # The database refused a batch: stop the crawl; the runner fails the run with this.
+                logger.error("Storing a batch failed: %s", result.getErrorMessage())
+                self.crawler.stats.set_value("starling/database_error", result.getTraceback()[-3000:])
+                reactor.callLater(0, self.crawler.stop)
+                return None
+            return result
+
+        done.addBoth(finished)
 
     def _write(self, pages: list[dict[str, Any]], counts: dict[str, int], errors: list[dict[str, str]]) -> None:
         """Runs on the database thread: one transaction for the pages and counters, then errors."""

@@ -153,8 +153,9 @@ def reviews_crawl(run: CrawlRun, companies: list[dict], *, progress: Progress | 
     )
     for name in ("scrapy", "twisted", "protego"):  # configure_logging above resets them
         logging.getLogger(name).setLevel(logging.WARNING)
+    crawler = process.create_crawler(ReviewSpider)
     process.crawl(
-        ReviewSpider,
+        crawler,
         start_url=params["start_url"],
         companies=allowed,
         max_pages=params["max_pages"],
@@ -163,6 +164,9 @@ def reviews_crawl(run: CrawlRun, companies: list[dict], *, progress: Progress | 
         progress=progress,
     )
     process.start()
+    failure = crawler.stats.get_value("starling/database_error")
+    if failure:
+        raise RuntimeError(f"The crawl stopped because storing reviews failed:\n{failure}")
 
 
 def _share_daphne_event_loop() -> None:
