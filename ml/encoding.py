@@ -78,7 +78,8 @@ class CharEncoding:
 
 
 class NgramText(NamedTuple):
-    ids: np.ndarray  # int64 n-gram ids
+    ids: np.ndarray  # int64 distinct n-gram ids
+    tf: np.ndarray  # float32 sublinear term frequency of each id: 1 + log(count)
     lexicon: np.ndarray  # float32 lexicon scores (empty when the encoding has none)
 
     def __len__(self) -> int:  # used to batch texts of similar size together
@@ -95,7 +96,7 @@ def lexicon_features(text: str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class NgramEncoding:
-    """Texts → hashed word uni/bigrams and character n-grams (fastText style), ids in 1..buckets-1.
+    """Texts → distinct hashed word uni/bigrams and character 2-5-grams (ids 1..buckets-1) with their counts.
 
     With `lexicon`, each text also carries VADER's four scores (see `lexicon_features`).
     """
@@ -113,13 +114,14 @@ class NgramEncoding:
         """One text → its n-gram ids (and lexicon scores)."""
         text = self.cut(text)
         features = lexicon_features(text) if self.lexicon else np.zeros(0, dtype=np.float32)
-        return NgramText(self.ngram_ids(text), features)
+        ids, counts = np.unique(self.ngram_ids(text), return_counts=True)
+        return NgramText(ids, (1.0 + np.log(counts)).astype(np.float32), features)
 
     def ngram_ids(self, text: str) -> np.ndarray:
-        """int64 array of n-gram ids (at least one id: 0 stands for an empty text)."""
+        """int64 array of n-gram ids, one per occurrence (empty for an empty text)."""
         text = _WHITESPACE.sub(" ", text.lower()).strip()
         if not text:
-            return np.zeros(1, dtype=np.int64)
+            return np.zeros(0, dtype=np.int64)
         parts = []
         tokens = _TOKENS.findall(text)
         if tokens:
@@ -136,20 +138,19 @@ class NgramEncoding:
             for k in range(n):  # a loop over the n-gram order, not over characters
                 hashed = hashed * np.uint64(0x100000001B3) + codes[k : k + width]
             parts.append(hashed)
-        if not parts:
-            return np.zeros(1, dtype=np.int64)
         hashed = np.concatenate(parts)
         hashed ^= hashed >> np.uint64(29)
         return (hashed % np.uint64(self.buckets - 1)).astype(np.int64) + 1
 
-    def collate(self, encoded: list[NgramText]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """A batch for EmbeddingBag: (flat ids, offsets [B], lexicon scores [B, k])."""
+    def collate(self, encoded: list[NgramText]) -> tuple[torch.Tensor, ...]:
+        """A batch for EmbeddingBag: (flat ids, offsets [B], flat term frequencies, lexicon scores [B, k])."""
         lengths = np.fromiter((len(item.ids) for item in encoded), dtype=np.int64, count=len(encoded))
         offsets = np.zeros(len(encoded), dtype=np.int64)
         np.cumsum(lengths[:-1], out=offsets[1:])
         ids = torch.from_numpy(np.concatenate([item.ids for item in encoded]))
+        tf = torch.from_numpy(np.concatenate([item.tf for item in encoded]))
         lexicon = torch.from_numpy(np.stack([item.lexicon for item in encoded]))
-        return ids, torch.from_numpy(offsets), lexicon
+        return ids, torch.from_numpy(offsets), tf, lexicon
 
     def describe(self) -> dict:
         return {"kind": "ngrams", **asdict(self)}

@@ -11,9 +11,9 @@ labels (bad, average, good).
   that shared column, which gives exactly the full network's output at a fraction of the cost.
 - `cnn`: a narrow char-CNN: a learned character embedding, two convolutions, global max+mean
   pooling over the text's real length (any length).
-- `fasttext`: mean of learned embeddings of hashed word uni/bigrams and character 2-5-grams
-  (Joulin et al. 2017), joined with the VADER lexicon's four scores, then a linear layer. Few
-  multiply-adds per text; the lexicon brings word knowledge that a few thousand reviews lack.
+- `fasttext`: learned embeddings of hashed word uni/bigrams and character 2-5-grams (Joulin et al.
+  2017), summed with TF-IDF weights, joined with the VADER lexicon's four scores, then a linear
+  layer. Few multiply-adds per text; the lexicon brings word knowledge a few thousand reviews lack.
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ class CNNConfig:
 @dataclass(frozen=True)
 class FastTextConfig:
     buckets: int = 2**18
-    dim: int = 32
-    dropout: float = 0.5
+    dim: int = 64
+    dropout: float = 0.7
     lexicon_features: int = 4  # VADER scores joined to the pooled embedding (0: none)
     lexicon_scale: float = 3.0
     classes: int = NUM_CLASSES
@@ -146,20 +146,33 @@ class CNN(nn.Module):
 
 
 class FastText(nn.Module):
-    """fastText-style classifier: mean of hashed n-gram embeddings, then a linear layer."""
+    """fastText-style classifier over TF-IDF-weighted hashed n-grams, joined with lexicon scores.
+
+    Each text is the L2-normalised sum of its n-gram embeddings weighted by (1 + log count) x idf;
+    the idf table is fitted on the training texts (`fit_idf`) and saved with the weights.
+    """
 
     def __init__(self, config: FastTextConfig) -> None:
         super().__init__()
         self.config = config
-        self.embedding = nn.EmbeddingBag(config.buckets, config.dim, mode="mean", padding_idx=0, sparse=True)
+        self.embedding = nn.EmbeddingBag(config.buckets, config.dim, mode="sum", sparse=True)
         nn.init.uniform_(self.embedding.weight, -1.0 / config.dim, 1.0 / config.dim)
-        with torch.no_grad():
-            self.embedding.weight[0].zero_()
+        self.register_buffer("idf", torch.ones(config.buckets))
         self.dropout = nn.Dropout(config.dropout)
         self.out = nn.Linear(config.dim + config.lexicon_features, config.classes)
 
-    def forward(self, ids: torch.Tensor, offsets: torch.Tensor, lexicon: torch.Tensor) -> torch.Tensor:
-        pooled = self.dropout(self.embedding(ids, offsets))
+    def fit_idf(self, documents: list) -> None:
+        """Smoothed inverse document frequency of each bucket over the training texts' distinct ids."""
+        ids = [torch.as_tensor(document) for document in documents]
+        frequency = torch.bincount(torch.cat(ids), minlength=self.config.buckets).float() if ids else 0
+        self.idf.copy_(torch.log((1.0 + len(ids)) / (1.0 + frequency)) + 1.0)
+
+    def forward(self, ids: torch.Tensor, offsets: torch.Tensor, tf: torch.Tensor, lexicon: torch.Tensor):
+        lengths = torch.diff(offsets, append=offsets.new_tensor([ids.numel()]))
+        bag = torch.repeat_interleave(torch.arange(len(offsets)), lengths)
+        weights = tf * self.idf[ids]
+        norms = torch.zeros(len(offsets)).index_add_(0, bag, weights * weights).sqrt().clamp(min=1e-12)
+        pooled = self.dropout(self.embedding(ids, offsets, per_sample_weights=weights / norms[bag]))
         if self.config.lexicon_features:
             pooled = torch.cat([pooled, lexicon * self.config.lexicon_scale], dim=1)
         return self.out(pooled)

@@ -112,6 +112,8 @@ def _train(options, splits, checkpoint_path, name, dataset_description, report, 
 
     encoded = {split: model.encode(data.texts) for split, data in splits.items()}
     train_labels = splits["train"].labels
+    if hasattr(network, "fit_idf"):
+        network.fit_idf([item.ids for item in encoded["train"]])
     lengths = np.array([len(item) for item in encoded["train"]])
     counts = np.bincount(train_labels, minlength=len(LABELS)).astype(np.float64)
     weights = torch.tensor(counts.sum() / (len(LABELS) * np.maximum(counts, 1)), dtype=torch.float32)

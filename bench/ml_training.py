@@ -1,0 +1,128 @@
+"""charcnn training samples/s vs the seed-style loader on the same network; wall time of the default `train`.
+
+Samples/s: both paths train the same network (same initial weights, batch 64, Adam) on batches of the
+4,800-review sample, alternating batch by batch. Ours: texts encoded once to uint8 indices, batches of
+similar length, one-hot looked up per batch, the padded tail computed once (exactly the same outputs).
+Seed-style: a DataLoader whose Dataset builds each 69 x 1014 one-hot matrix in Python, full width.
+
+Default train (`--full`): a fresh SQLite database in a temporary folder, `import_reviews` of the
+sample, then `manage.py train` timed end to end (the default architecture, as `--activate` would use).
+
+    .venv/bin/python bench/ml_training.py [--batches 3] [--full]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DATA = Path(os.environ.get("STARLING_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
+
+from bench.ml_seed import SeedDataset, seed_forward  # noqa: E402
+from ml.architectures import ARCHITECTURE_SPECS  # noqa: E402
+from ml.data import dataset_from_rows  # noqa: E402
+from ml.model import CharCNN  # noqa: E402
+from ml.train import batches  # noqa: E402
+
+
+def step(network, optimizer, logits_of, inputs, target) -> None:
+    loss = torch.nn.functional.cross_entropy(logits_of(inputs), target)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+
+
+def samples_per_second(batch_count: int) -> None:
+    rows = [
+        (str(i), r["text"], r["label"])
+        for i, r in enumerate(csv.DictReader((DATA / "trustpilot_reviews_sample.csv").open()))
+    ]
+    train = dataset_from_rows(rows, seed=1234).splits["train"]
+    spec = ARCHITECTURE_SPECS["charcnn"]
+    torch.manual_seed(0)
+    ours = CharCNN(spec.config)
+    seed = CharCNN(spec.config)
+    seed.load_state_dict(ours.state_dict())
+    ours_opt = torch.optim.Adam(ours.parameters(), lr=1e-3)
+    seed_opt = torch.optim.Adam(seed.parameters(), lr=1e-3)
+
+    encoded = [spec.encoding.encode(text) for text in train.texts]  # once per training run
+    lengths = np.array([len(item) for item in encoded])
+    rng = np.random.default_rng(0)
+    plan = batches(lengths, 64, rng, by_length=True)
+    picked = [plan[i] for i in rng.choice(len(plan), size=batch_count, replace=False)]
+    loader = iter(DataLoader(SeedDataset(train.texts, train.labels), batch_size=64, shuffle=True))
+    ours_times, seed_times = [], []
+    for index in picked:
+        started = time.perf_counter()
+        inputs = spec.encoding.collate([encoded[i] for i in index])
+        step(ours, ours_opt, lambda x: ours(*x), inputs, torch.from_numpy(train.labels[index]))
+        ours_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        one_hot, target = next(loader)
+        step(seed, seed_opt, lambda x: seed_forward(seed, x), one_hot, target)
+        seed_times.append(time.perf_counter() - started)
+    ours_rate = 64 * len(ours_times) / sum(ours_times)
+    seed_rate = 64 * len(seed_times) / sum(seed_times)
+    ratios = [s / o for s, o in zip(seed_times, ours_times, strict=True)]
+    print(f"cores {os.cpu_count()}, torch threads {torch.get_num_threads()}, {batch_count} batches of 64 each")
+    print(
+        f"charcnn training: ours {ours_rate:.1f} samples/s, seed-style {seed_rate:.1f} samples/s, "
+        f"ratio {ours_rate / seed_rate:.1f}x (median of per-batch ratios {statistics.median(ratios):.1f}x; "
+        f"encoding all {len(encoded)} texts once took part of setup, not timed per batch)"
+    )
+
+
+def default_train_wall_time() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        env = {
+            **os.environ,
+            "SQLITE_PATH": str(Path(folder) / "bench.sqlite3"),
+            "MEDIA_ROOT": str(Path(folder) / "media"),
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+        }
+        env.pop("DATABASE_URL", None)
+        env.pop("REDIS_URL", None)
+        manage = [sys.executable, "manage.py"]
+        subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+        started = time.perf_counter()
+        subprocess.run(
+            [*manage, "import_reviews", str(DATA / "trustpilot_reviews_sample.csv")],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        imported = time.perf_counter() - started
+        started = time.perf_counter()
+        done = subprocess.run([*manage, "train", "-v0"], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+        trained = time.perf_counter() - started
+        print(f"import_reviews {imported:.1f} s; default `manage.py train` {trained:.1f} s wall (limit 600 s)")
+        print(done.stdout.strip())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, default=3)
+    parser.add_argument("--full", action="store_true", help="also time the default train end to end")
+    args = parser.parse_args()
+    samples_per_second(args.batches)
+    if args.full:
+        default_train_wall_time()
+
+
+if __name__ == "__main__":
+    main()
