@@ -129,7 +129,8 @@ def _train(options, splits, checkpoint_path, name, dataset_description, report, 
         total, seen = 0.0, 0
         plan = batches(lengths, spec.batch_size, rng, spec.length_buckets)
         bar = tqdm(plan, desc=f"epoch {epoch}/{spec.epochs}", unit="batch", disable=not show_progress, leave=False)
-        for batch in bar:
+        every = max(1, len(plan) // 10)
+        for number, batch in enumerate(bar, start=1):
             inputs = spec.encoding.collate([encoded["train"][i] for i in batch])
             target = torch.from_numpy(train_labels[batch])
             loss = loss_function(network(*inputs), target)
@@ -141,6 +142,9 @@ def _train(options, splits, checkpoint_path, name, dataset_description, report, 
             total += loss.item() * len(batch)
             seen += len(batch)
             bar.set_postfix(loss=f"{total / seen:.4f}")
+            if report and number % every == 0 and number < len(plan):
+                done = (epoch - 1 + number / len(plan)) / spec.epochs * 0.95
+                report(done, f"Epoch {epoch}/{spec.epochs}: batch {number}/{len(plan)}, loss {total / seen:.4f}")
         seconds = time.perf_counter() - started
         val_report, val_loss = evaluate(model, encoded["validation"], splits["validation"].labels)
         entry = {

@@ -160,3 +160,13 @@ def test_encodings_follow_the_seed_alphabet_and_hash_stably():
 def test_bad_training_options_are_refused(params, message):
     with pytest.raises(TrainingOptionsError, match=message):
         TrainingOptions.from_params(params)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_imported_sample_trains_a_model_that_beats_chance(shared_data):
+    call_command("import_reviews", str(shared_data / "trustpilot_reviews_sample.csv"), verbosity=0)
+    call_command("train", "--epochs", "1", "--max-rows", "2000", "--activate", verbosity=0)
+    version = ModelVersion.objects.get(is_active=True)
+    assert version.dataset["rows"] > 1950 and version.dataset["sizes"]["test"] > 190
+    assert version.metrics["macro_f1"] > 0.6  # three balanced classes: chance is 0.33
