@@ -181,6 +181,8 @@ def test_live_sentiment_rating_and_submit(browser, live_url, brands):
     positive_s = time.monotonic() - typed
     assert submit.is_enabled()
     assert "% positive" in browser.find_element(By.ID, "sentiment-text").text
+    announced = browser.find_element(By.ID, "sentiment-announce").get_attribute("textContent")
+    assert announced.startswith("Sentiment positive, suggested ")  # what a screen reader hears
 
     typed = type_text(browser, NEGATIVE)
     wait(browser, lambda: sentiment(browser)[0] == "bad" and sentiment(browser)[1] in ("1", "2"))

@@ -18,6 +18,7 @@
   const sentiment = document.getElementById("sentiment");
   const fill = document.getElementById("sentiment-fill");
   const sentimentText = document.getElementById("sentiment-text");
+  const announcer = document.getElementById("sentiment-announce"); // read out only when band or stars change
   const suggestedHint = document.getElementById("suggested-hint");
   const suggestedValue = document.getElementById("suggested-value");
   const radios = Array.from(form.querySelectorAll('input[name="rating"]'));
@@ -29,6 +30,7 @@
   let sentId = 0; // id of the newest text sent for scoring
   let shownId = 0; // id of the newest answer shown
   let suggestion = null;
+  let announced = "";
   let userPicked = radios.some(function (radio) { return radio.checked; });
   let sendTimer = null;
   let submitting = false;
@@ -57,6 +59,7 @@
     delete sentiment.dataset.score;
     sentimentText.textContent = idleText;
     suggestion = null;
+    announced = "";
     if (!userPicked) {
       radios.forEach(function (radio) { radio.checked = false; });
     }
@@ -74,6 +77,12 @@
     sentiment.dataset.score = String(prediction.score);
     suggestion = prediction.suggested_rating;
     sentimentText.textContent = "Sentiment " + percent + "% positive. Suggested rating: " + suggestion + " of 5 stars.";
+    const words = { bad: "negative", average: "mixed", good: "positive" }[band(prediction.score)];
+    const summary = "Sentiment " + words + ", suggested " + suggestion + " stars.";
+    if (summary !== announced) {
+      announced = summary; // a screen reader hears changes, not every keystroke's percentage
+      announcer.textContent = summary;
+    }
     if (!userPicked && radios[suggestion - 1]) {
       radios[suggestion - 1].checked = true;
     }
