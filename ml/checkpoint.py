@@ -41,8 +41,7 @@ class SentimentModel:
         return [self.encoding.encode(text) for text in texts]
 
     def probabilities_encoded(self, encoded: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
-        """Probabilities [N, classes] for encoded texts; batches hold texts of similar length."""
-        self.network.eval()
+        """Probabilities [N, classes] for encoded texts; batches hold texts of similar length (network in eval mode)."""
         order = np.argsort([len(item) for item in encoded], kind="stable")
         result = np.zeros((len(encoded), len(self.labels)), dtype=np.float32)
         with torch.inference_mode():

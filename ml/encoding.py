@@ -143,14 +143,15 @@ class NgramEncoding:
         return (hashed % np.uint64(self.buckets - 1)).astype(np.int64) + 1
 
     def collate(self, encoded: list[NgramText]) -> tuple[torch.Tensor, ...]:
-        """A batch for EmbeddingBag: (flat ids, offsets [B], flat term frequencies, lexicon scores [B, k])."""
+        """A batch for EmbeddingBag: (flat ids, offsets [B], text of each id, term frequencies, lexicon [B, k])."""
         lengths = np.fromiter((len(item.ids) for item in encoded), dtype=np.int64, count=len(encoded))
         offsets = np.zeros(len(encoded), dtype=np.int64)
         np.cumsum(lengths[:-1], out=offsets[1:])
+        bag = np.repeat(np.arange(len(encoded)), lengths)
         ids = torch.from_numpy(np.concatenate([item.ids for item in encoded]))
         tf = torch.from_numpy(np.concatenate([item.tf for item in encoded]))
         lexicon = torch.from_numpy(np.stack([item.lexicon for item in encoded]))
-        return ids, torch.from_numpy(offsets), tf, lexicon
+        return ids, torch.from_numpy(offsets), torch.from_numpy(bag), tf, lexicon
 
     def describe(self) -> dict:
         return {"kind": "ngrams", **asdict(self)}

@@ -167,9 +167,8 @@ class FastText(nn.Module):
         frequency = torch.bincount(torch.cat(ids), minlength=self.config.buckets).float() if ids else 0
         self.idf.copy_(torch.log((1.0 + len(ids)) / (1.0 + frequency)) + 1.0)
 
-    def forward(self, ids: torch.Tensor, offsets: torch.Tensor, tf: torch.Tensor, lexicon: torch.Tensor):
-        lengths = torch.diff(offsets, append=offsets.new_tensor([ids.numel()]))
-        bag = torch.repeat_interleave(torch.arange(len(offsets)), lengths)
+    def forward(self, ids: torch.Tensor, offsets: torch.Tensor, bag: torch.Tensor, tf: torch.Tensor, lexicon):
+        """ids, offsets: EmbeddingBag input; bag: each id's text; tf: each id's term frequency."""
         weights = tf * self.idf[ids]
         norms = torch.zeros(len(offsets)).index_add_(0, bag, weights * weights).sqrt().clamp(min=1e-12)
         pooled = self.dropout(self.embedding(ids, offsets, per_sample_weights=weights / norms[bag]))

@@ -81,6 +81,7 @@ def optimizers(network: nn.Module, spec: Architecture) -> list[torch.optim.Optim
 
 def evaluate(model: SentimentModel, encoded: list[np.ndarray], labels: np.ndarray) -> tuple[dict, float]:
     """Classification report and mean cross-entropy for encoded texts."""
+    model.network.eval()
     probabilities = model.probabilities_encoded(encoded)
     loss = float(-np.log(np.clip(probabilities[np.arange(len(labels)), labels], 1e-9, 1.0)).mean())
     return classification_report(labels, probabilities.argmax(axis=1)), loss
