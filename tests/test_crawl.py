@@ -60,6 +60,9 @@ def test_crawl_stores_exactly_what_the_site_serves_and_survives_every_fault(faul
         assert kinds.get(kind), f"{kind} not counted: {kinds}"
     assert (kinds["review_bad_rating"], kinds["review_empty_text"], kinds["review_duplicate_id"]) == (2, 1, 1)
     assert run.reviews_skipped == 4
+    # The empty sub-category renders (zero cards, a disabled next button); only the silent one times out.
+    timeouts = [e["url"] for e in run.last_errors if e["kind"] == "render_timeout"]
+    assert kinds["render_timeout"] == 1 and timeouts[0].endswith("/categories/never_renders")
     assert any(e["kind"] == "http_404" and e["url"].endswith("/review/not-found.example") for e in run.last_errors)
     assert "reviews new" in done.stdout and "errors" in done.stdout
 

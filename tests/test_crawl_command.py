@@ -28,3 +28,17 @@ def test_params_are_cleaned_with_defaults(settings):
     assert (params["max_pages"], params["no_browser"]) == (None, False)
     with pytest.raises(ValidationError):
         crawl_params_clean({"max_companies": "lots"})
+
+
+def test_retry_after_is_read_as_seconds_or_a_date_and_capped():
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    from crawling.middlewares import retry_after_seconds
+
+    assert retry_after_seconds(b"3", limit=120) == 3
+    assert retry_after_seconds("999", limit=120) == 120
+    in_a_minute = format_datetime(datetime.now(UTC) + timedelta(seconds=60), usegmt=True)
+    assert 50 < retry_after_seconds(in_a_minute, limit=120) <= 60
+    assert retry_after_seconds("soon", limit=120) is None
+    assert retry_after_seconds(None, limit=120) is None
