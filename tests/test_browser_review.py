@@ -261,3 +261,9 @@ def test_websocket_down_falls_back_to_http_predict(browser, live_server_app, liv
     type_text(browser, POSITIVE)
     wait(browser, lambda: sentiment(browser)[0] == "good" and sentiment(browser)[1] in ("4", "5"))
     assert form.get_attribute("data-transport") == "http"
+
+    # Keyboard only: Tab from the text reaches the stars, an arrow key picks one, and it stays picked.
+    suggested = int(sentiment(browser)[1])
+    ActionChains(browser).send_keys(Keys.TAB).send_keys(Keys.ARROW_LEFT).perform()
+    wait(browser, lambda: sentiment(browser)[1] == str(suggested - 1))
+    assert browser.find_element(By.ID, "suggested-hint").text == f"suggested: {suggested}★"
