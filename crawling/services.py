@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -92,6 +93,21 @@ def crawl_run_execute(run: CrawlRun) -> None:
     from crawling.runner import crawl_execute
 
     crawl_execute(run)
+
+
+def crawl_runs_mark_abandoned(*, stale_after: float = 600.0) -> int:
+    """Mark foreground crawls (no job) that stopped reporting as failed; returns how many.
+
+    A `manage.py crawl` killed mid-run cannot record its end. Its heartbeat (written with every
+    batch and every listing page) tells: silent for `stale_after` seconds means abandoned. Crawls
+    run by a worker are the worker's to reap (config.jobs.job_runs_reap).
+    """
+    cutoff = timezone.now() - timedelta(seconds=stale_after)
+    return CrawlRun.objects.filter(status=CrawlRun.Status.RUNNING, job_id="", heartbeat_at__lt=cutoff).update(
+        status=CrawlRun.Status.FAILED,
+        error=f"Abandoned: its process stopped reporting for more than {stale_after:g} s (killed?).",
+        finished_at=timezone.now(),
+    )
 
 
 def crawl_run_retry(*, run: CrawlRun, user=None) -> CrawlRun:

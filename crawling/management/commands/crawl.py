@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from config.jobs import execute_run
 from crawling.models import CrawlRun
-from crawling.services import DEFAULT_START_URL, crawl_run_create
+from crawling.services import DEFAULT_START_URL, crawl_run_create, crawl_runs_mark_abandoned
 
 
 class Command(BaseCommand):
@@ -48,6 +48,8 @@ class Command(BaseCommand):
             "no_browser": options["no_browser"],
             "render_timeout": options["render_timeout"],
         }
+        if abandoned := crawl_runs_mark_abandoned():
+            self.stdout.write(f"Marked {abandoned} crawl(s) whose process had stopped as failed.")
         try:
             run = crawl_run_create(params=params)
         except ValidationError as exc:
