@@ -8,10 +8,11 @@ import sys
 from brands.domains import normalize_domain
 from tests.conftest import ROOT
 
-# Small limits so the injected faults (a 4 s stall, a 2 MB page, a listing that never renders) are quick.
+# Small limits so the injected faults (a 4 s stall, a 2 MB page, a listing that never renders) are quick,
+# with room for a loaded CI machine.
 FAST_LIMITS = {
-    "CRAWL_DOWNLOAD_TIMEOUT": "1.5",
-    "CRAWL_RENDER_TIMEOUT": "4",
+    "CRAWL_DOWNLOAD_TIMEOUT": "2.5",
+    "CRAWL_RENDER_TIMEOUT": "6",
     "CRAWL_DOWNLOAD_MAXSIZE": "1000000",
     "CRAWL_MAX_RETRIES": "2",
 }
