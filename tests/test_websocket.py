@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import AsyncIterator
 
 import pytest
@@ -141,6 +142,34 @@ async def test_connections_are_scored_side_by_side():
         await second.send_json_to({"text": NEGATIVE, "id": 1})
         good, bad = await asyncio.gather(answer(first), answer(second))
     assert good["label"] == "good" and bad["label"] == "bad"
+
+
+async def test_texts_waiting_from_several_connections_are_scored_in_one_batch(monkeypatch):
+    from ml import inference
+
+    real, batches, gate = inference.predict_batch, [], threading.Event()
+
+    def predict_batch(texts: list[str]) -> list[dict]:
+        batches.append(len(texts))
+        if len(batches) == 1:
+            gate.wait(10)  # hold the first batch in the worker thread
+        return real(texts)
+
+    monkeypatch.setattr(inference, "predict_batch", predict_batch)
+    async with contextlib.AsyncExitStack() as stack:
+        sockets = [await stack.enter_async_context(connected()) for _ in range(5)]
+        await sockets[0].send_json_to({"text": POSITIVE, "id": 0})
+        while not batches:
+            await asyncio.sleep(0.01)
+        # The event loop stays free while the model works: four more texts arrive and wait together.
+        for n, ws in enumerate(sockets[1:], start=1):
+            await ws.send_json_to({"text": NEGATIVE, "id": n})
+        await asyncio.sleep(0.2)
+        gate.set()
+        answers = [await answer(ws) for ws in sockets]
+    assert [a["id"] for a in answers] == [0, 1, 2, 3, 4]
+    assert answers[0]["label"] == "good" and all(a["label"] == "bad" for a in answers[1:])
+    assert batches == [1, 4]
 
 
 async def test_a_foreign_origin_is_refused():
