@@ -6,7 +6,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import cache_control
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from brands.logos import monogram_svg
 from brands.models import Company
@@ -26,7 +26,7 @@ REVIEWS_PER_PAGE = 10
 SORT_LABELS = {"rating": "Best rated", "reviews": "Most reviewed", "name": "Name"}
 
 
-@require_GET
+@require_safe
 def brand_list(request: HttpRequest) -> HttpResponse:
     """Active brands: search by name, filter by category, sort by rating, review count or name."""
     query = request.GET.get("q", "").strip()[:100]
@@ -55,7 +55,7 @@ def _stars_filter(value: str | None) -> int | None:
     return int(value) if value in {"1", "2", "3", "4", "5"} else None
 
 
-@require_GET
+@require_safe
 def brand_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """One brand: rating out of 5, star distribution, mean sentiment, visitors' and collected reviews."""
     company = company_by_slug(slug=slug)

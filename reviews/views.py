@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from brands.models import Company
 from brands.selectors import company_active_by_slug, company_random_active, company_website_url
@@ -52,7 +52,7 @@ def _thank_you(request: HttpRequest, company: Company) -> HttpResponse:
 
 
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def review_home(request: HttpRequest) -> HttpResponse:
     """GET: the form for a random brand (`?brand=slug` for one brand). POST: store the visitor's review."""
     if request.method == "POST":
@@ -92,7 +92,7 @@ def review_submit(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@require_GET
+@require_safe
 def next_brand(request: HttpRequest) -> JsonResponse:
     """The next brand to review, as JSON, avoiding `?exclude=` slugs: lets the page switch brands without a reload."""
     company = company_random_active(exclude_slugs=request.GET.getlist("exclude")[:_MAX_EXCLUDED])

@@ -207,3 +207,11 @@ def test_no_brands_yet_says_what_to_do(client):
     assert response.status_code == 200
     assert "python manage.py load_brands" in response.content.decode()
     assert client.get("/next-brand/").status_code == 404
+
+
+def test_head_requests_are_answered(client, brands):
+    assert client.head("/").status_code == 200
+    assert client.head("/next-brand/").status_code == 200
+    assert client.head("/brands/").status_code == 200
+    assert client.head(f"/brands/{brands[0].slug}/").status_code == 200
+    assert client.put("/").status_code == 405
