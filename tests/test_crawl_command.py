@@ -42,3 +42,22 @@ def test_retry_after_is_read_as_seconds_or_a_date_and_capped():
     assert 50 < retry_after_seconds(in_a_minute, limit=120) <= 60
     assert retry_after_seconds("soon", limit=120) is None
     assert retry_after_seconds(None, limit=120) is None
+
+
+def test_a_killed_foreground_crawl_is_marked_abandoned_once_silent():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from crawling.services import crawl_runs_mark_abandoned
+
+    old = timezone.now() - timedelta(hours=1)
+    killed = CrawlRun.objects.create(status="running", heartbeat_at=old)
+    queued_job = CrawlRun.objects.create(status="running", heartbeat_at=old, job_id="rq-job")
+    alive = CrawlRun.objects.create(status="running", heartbeat_at=timezone.now())
+
+    assert crawl_runs_mark_abandoned() == 1
+
+    killed.refresh_from_db()
+    assert killed.status == "failed" and killed.error.startswith("Abandoned")
+    assert CrawlRun.objects.get(pk=queued_job.pk).status == CrawlRun.objects.get(pk=alive.pk).status == "running"
