@@ -260,6 +260,7 @@
     nextLink.href = form.dataset.homeUrl + "?after=" + encodeURIComponent(brand.slug);
     document.title = "Review " + brand.name + " · Starling";
     form.querySelectorAll(".field-errors").forEach(function (list) { list.remove(); });
+    document.querySelectorAll(".messages").forEach(function (box) { box.remove(); }); // the last thank-you
     textarea.removeAttribute("aria-invalid");
     recentBrands.push(brand.slug);
     if (recentBrands.length > RECENT_BRANDS) {
