@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 
 _BASE = {
     "default-src": "'self'",
@@ -44,3 +44,22 @@ class SecurityHeadersMiddleware:
         response.headers.setdefault("Content-Security-Policy", content_security_policy(request.path))
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
         return response
+
+
+class NullCharacterGuard:
+    """Refuses query strings holding NUL characters with a 400: no database stores them (PostgreSQL
+    raises on them), so they are never valid search or filter input."""
+
+    MESSAGE = "The address contains a NUL character (%00), which is not allowed."
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path or any("\x00" in key or "\x00" in value for key, value in request.GET.items()):
+            if request.path.startswith("/api/"):
+                return JsonResponse(
+                    {"error": {"status": 400, "code": "invalid", "message": self.MESSAGE, "fields": {}}}, status=400
+                )
+            return HttpResponseBadRequest(self.MESSAGE, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
