@@ -42,6 +42,9 @@ class SentimentModel:
 
     def probabilities_encoded(self, encoded: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
         """Probabilities [N, classes] for encoded texts; batches hold texts of similar length (network in eval mode)."""
+        with torch.inference_mode():
+            if len(encoded) == 1:  # the typing case: no sorting, no scatter
+                return torch.softmax(self.network(*self.encoding.collate(encoded)), dim=1).numpy()
         order = np.argsort([len(item) for item in encoded], kind="stable")
         result = np.zeros((len(encoded), len(self.labels)), dtype=np.float32)
         with torch.inference_mode():
