@@ -145,11 +145,19 @@ class Predictor:
                     missing.setdefault(text, []).append(index)
         if missing:
             unique = list(missing)
+            if model is not None:
+                try:
+                    rows = model.probabilities(unique, batch_size=32)
+                    probabilities = [dict(zip(LABELS, row.tolist(), strict=True)) for row in rows]
+                except Exception:
+                    # A model that loads but cannot score must not take the site down: answer with the
+                    # lexicon for these texts, and say so in `model`.
+                    logger.exception(
+                        "Model %s failed to score %d texts; answering with %s", name, len(unique), lexicon.NAME
+                    )
+                    model, name = None, lexicon.NAME
             if model is None:
                 probabilities = [lexicon.lexicon_probabilities(text) for text in unique]
-            else:
-                rows = model.probabilities(unique, batch_size=32)
-                probabilities = [dict(zip(LABELS, row.tolist(), strict=True)) for row in rows]
             with self._lock:
                 for text, probs in zip(unique, probabilities, strict=True):
                     prediction = prediction_from_probabilities(probs, name)

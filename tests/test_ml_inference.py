@@ -112,6 +112,21 @@ def test_activation_switches_the_predictor_in_this_process(trained_checkpoint):
     assert list(ModelVersion.objects.filter(is_active=True).values_list("name", flat=True)) == ["tiny-2"]
 
 
+@pytest.mark.django_db
+def test_a_model_that_fails_while_scoring_falls_back_to_the_lexicon(trained_checkpoint, monkeypatch):
+    model_version_activate(version=version_create(trained_checkpoint, "tiny-1"))
+    assert predict("Excellent service")["model"] == "tiny-1"
+    predictor = ml.inference.get_predictor()
+
+    def broken(texts, batch_size=32):
+        raise RuntimeError("shape mismatch in layer 3")
+
+    monkeypatch.setattr(predictor._model, "probabilities", broken)
+    assert_prediction(predict("Terrible, slow and rude"), "lexicon-vader")
+    monkeypatch.undo()
+    assert predict("Terrible, slow and rude")["model"] == "tiny-1"  # not served from the fallback's cache
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_missing_or_corrupt_checkpoint_is_refused_and_the_previous_model_stays(trained_checkpoint):
     good = version_create(trained_checkpoint, "tiny-1")
