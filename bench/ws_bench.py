@@ -26,6 +26,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -233,12 +234,38 @@ def start_stack(workdir: Path, sqlite: Path | None = None) -> tuple[list[subproc
     return [daphne, redis], port
 
 
+class RssSampler(threading.Thread):
+    """Samples the server's resident memory twice a second, to show whether it stays stable under load."""
+
+    def __init__(self, process: psutil.Process) -> None:
+        super().__init__(daemon=True)
+        self.process = process
+        self.samples: list[int] = []
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopping.wait(0.5):
+            try:
+                self.samples.append(self.process.memory_info().rss)
+            except psutil.Error:
+                return
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.join(timeout=2)
+
+    def summary(self) -> dict[str, float | None]:
+        mb = [round(sample / 2**20, 1) for sample in self.samples]
+        return {"first": mb[0] if mb else None, "peak": max(mb, default=None), "last": mb[-1] if mb else None}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 50, 200])
     parser.add_argument("--seconds", type=float, default=8.0, help="typing time per transport, level and round")
     parser.add_argument("--rounds", type=int, default=2, help="websocket and HTTP alternate this many times")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    parser.add_argument("--websocket-only", action="store_true", help="skip the HTTP predict comparison (soak runs)")
     parser.add_argument(
         "--sqlite",
         type=Path,
@@ -251,11 +278,13 @@ def main() -> None:
         try:
             model = asyncio.run(warm_up(port))
             server = psutil.Process(processes[0].pid)
+            memory = RssSampler(server)
+            memory.start()
             rows = []
             for clients in args.clients:
                 merged = {t: Result(t, clients, 0.0) for t in ("websocket", "http")}
                 for _ in range(args.rounds):
-                    for transport in ("websocket", "http"):
+                    for transport in ("websocket",) if args.websocket_only else ("websocket", "http"):
                         run = asyncio.run(run_level(transport, clients, args.seconds, port, server))
                         total = merged[transport]
                         total.seconds += run.seconds
@@ -264,10 +293,15 @@ def main() -> None:
                             setattr(total, name, getattr(total, name) + getattr(run, name))
                         total.client_cpu = max(total.client_cpu, run.client_cpu)
                         total.server_cpu = max(total.server_cpu, run.server_cpu)
-                ws, http = merged["websocket"].row(), merged["http"].row()
+                ws = merged["websocket"].row()
+                if args.websocket_only:
+                    rows.append(ws)
+                    continue
+                http = merged["http"].row()
                 ratio = round(http["p95_ms"] / ws["p95_ms"], 2) if ws["p95_ms"] and http["p95_ms"] else None
                 rows += [ws, {**http, "p95_http_over_ws": ratio}]
         finally:
+            memory.stop()
             for process in processes:
                 process.terminate()
                 process.wait(timeout=15)
@@ -281,6 +315,7 @@ def main() -> None:
         "seconds_per_run": args.seconds,
         "rounds": args.rounds,
         "rows": rows,
+        "server_rss_mb": memory.summary(),
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -295,6 +330,8 @@ def main() -> None:
     print(" | ".join(head + tail))
     for row in rows:
         print(" | ".join(str(row[key]) for key in head + tail))
+    rss = report["server_rss_mb"]
+    print(f"Daphne RSS MB: after warm-up {rss['first']}, peak {rss['peak']}, at the end {rss['last']}")
     for row in rows:
         if row.get("p95_http_over_ws") is not None:
             print(f"{row['clients']} clients: HTTP p95 / websocket p95 = {row['p95_http_over_ws']}")
