@@ -33,4 +33,4 @@ ENV DJANGO_ENV=production \
     STATIC_ROOT=/app/staticfiles
 
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "config.asgi:application"]
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--access-log", "/dev/null", "config.asgi:application"]

@@ -100,6 +100,9 @@ class Stack:
                 str(self.port),
                 "--websocket-max-message-size",
                 str(settings.WEBSOCKET_MAX_MESSAGE_BYTES),
+                # Daphne's access log writes visitors' raw IPs; Starling never stores or logs them.
+                "--access-log",
+                os.devnull,
                 "config.asgi:application",
             ],
             env,

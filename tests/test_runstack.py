@@ -59,6 +59,8 @@ def test_one_interrupt_brings_the_whole_site_up_and_down(tmp_path):
         _gone, alive = psutil.wait_procs(children, timeout=10)
         assert not alive, f"processes left behind: {alive}"
         assert not redis_answers(redis_url)
+        output = stack.stdout.read()
+        assert '"GET /admin/login/' not in output, "Daphne's access log (with client IPs) must be off"
     finally:
         if stack.poll() is None:
             stack.kill()
