@@ -6,6 +6,8 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 
+from reviews.privacy import hash_ip
+
 MAX_PAGE_SIZE = 100
 
 
@@ -27,3 +29,7 @@ class ScopedThrottle(ScopedRateThrottle):
     def get_rate(self) -> str | None:
         """The configured rate of this scope, e.g. "30/min"; None means no limit."""
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def get_ident(self, request) -> str:
+        """The client's IP as a salted hash: the cache key must not hold a raw IP."""
+        return hash_ip(super().get_ident(request))

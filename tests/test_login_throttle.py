@@ -54,3 +54,18 @@ def test_the_count_is_kept_under_a_hash_not_the_ip(client):
         keys = [k.decode() for k in redis.Redis.from_url(settings.REDIS_URL).keys("*login-failures*")]
     assert any("login-failures" in key for key in keys)
     assert not any("127.0.0.1" in key for key in keys)
+
+
+def test_api_throttle_counts_under_a_hash_not_the_ip():
+    from rest_framework.test import APIClient
+
+    APIClient(REMOTE_ADDR="203.0.113.77").post("/api/predict/", {"text": "fine"}, format="json")
+    if hasattr(cache, "_cache") and isinstance(cache._cache, dict):
+        keys = list(cache._cache.keys())
+    else:
+        import redis
+        from django.conf import settings
+
+        keys = [k.decode() for k in redis.Redis.from_url(settings.REDIS_URL).keys("*throttle*")]
+    assert any("throttle_predict" in key for key in keys)
+    assert not any("203.0.113.77" in key for key in keys)
