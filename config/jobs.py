@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable
-from typing import TypeVar
 
 from django.apps import apps
 from django.db import close_old_connections, connection, models, transaction
@@ -53,9 +52,6 @@ class JobRun(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
-
-
-Run = TypeVar("Run", bound=JobRun)
 
 
 def enqueue_run(run: JobRun, func: str, *, queue: str, timeout: int) -> JobRun:
