@@ -101,10 +101,13 @@ if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
+    SQLITE_PATH = Path(env_str("SQLITE_PATH", str(VAR_DIR / "starling.sqlite3")))
+    # SQLite creates the file but not its folder: a fresh clone has no var/ yet.
+    SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": env_str("SQLITE_PATH", str(VAR_DIR / "starling.sqlite3")),
+            "NAME": str(SQLITE_PATH),
             # WAL + IMMEDIATE transactions let the web process and the worker write side by side
             # without "database is locked" errors under load.
             "OPTIONS": {

@@ -72,3 +72,18 @@ def test_a_bad_value_stops_start_up_with_its_name():
     result = run_manage("check", env={"DEBUG": "maybe"})
     assert result.returncode != 0
     assert "DEBUG='maybe'" in result.stderr
+
+
+def test_a_fresh_checkout_creates_the_sqlite_folder(tmp_path):
+    database = tmp_path / "not" / "yet" / "there" / "starling.sqlite3"
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v0"],
+        cwd=ROOT,
+        env={**env, "SQLITE_PATH": str(database)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert database.exists()
