@@ -19,6 +19,7 @@ from django.conf import settings
 
 from brands.models import Company
 from brands.services import company_upsert
+from crawling.discovery import CHROMIUM_FLAGS
 from ml.inference import predict
 from reviews.models import UserReview
 from reviews.privacy import hash_ip
@@ -100,21 +101,11 @@ def live_url(live_server_app) -> Iterator[str]:
 def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
     options = webdriver.ChromeOptions()
     options.binary_location = settings.CHROMIUM_BINARY
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1280,1000",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-    ):
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(settings.CHROMEDRIVER_PATH), options=options)
+    driver.set_window_size(1280, 1000)
     driver.set_page_load_timeout(30)
     try:
         yield driver
