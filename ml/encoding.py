@@ -18,7 +18,9 @@ import torch
 SEED_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789-,;.!?:'\"/\\|_@#$%^&*~`+ =<>()[]{}"
 _WHITESPACE = re.compile(r"\s+")
 _TOKENS = re.compile(r"\w+|[^\w\s]")
-_MASK = np.uint64(2**64 - 1)
+_PRIME = np.uint64(0x100000001B3)
+# n·0x27D4EB2F·P^n (mod 2^64): the start value of an n-gram's hash, carried through its n steps.
+_ORDER_SEEDS = {n: np.uint64(n * 0x27D4EB2F * pow(0x100000001B3, n, 2**64) % 2**64) for n in range(1, 17)}
 
 
 def _code_points(text: str) -> np.ndarray:
@@ -94,6 +96,13 @@ def lexicon_features(text: str) -> np.ndarray:
     return np.array([scores["compound"], scores["pos"], scores["neg"], scores["neu"]], dtype=np.float32)
 
 
+def _distinct_counts(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted distinct ids and how often each occurs (`np.unique(..., return_counts=True)`, leaner)."""
+    ids = np.sort(ids)
+    starts = np.flatnonzero(np.concatenate((ids[:1] == ids[:1], ids[1:] != ids[:-1])))
+    return ids[starts], np.diff(np.append(starts, len(ids)))
+
+
 @dataclass(frozen=True)
 class NgramEncoding:
     """Texts → distinct hashed word uni/bigrams and character 2-5-grams (ids 1..buckets-1) with their counts.
@@ -114,7 +123,7 @@ class NgramEncoding:
         """One text → its n-gram ids (and lexicon scores)."""
         text = self.cut(text)
         features = lexicon_features(text) if self.lexicon else np.zeros(0, dtype=np.float32)
-        ids, counts = np.unique(self.ngram_ids(text), return_counts=True)
+        ids, counts = _distinct_counts(self.ngram_ids(text))
         return NgramText(ids, (1.0 + np.log(counts)).astype(np.float32), features)
 
     def ngram_ids(self, text: str) -> np.ndarray:
@@ -130,14 +139,14 @@ class NgramEncoding:
             if self.word_ngrams >= 2 and len(tokens) > 1:
                 parts.append((words[:-1] * np.uint64(1000003) ^ words[1:]) * np.uint64(0x85EBCA77) + np.uint64(7))
         codes = _code_points(f" {text} ").astype(np.uint64)
-        for n in self.char_ngrams:
-            if len(codes) < n:
-                continue
-            width = len(codes) - n + 1
-            hashed = np.full(width, np.uint64(n * 0x27D4EB2F), dtype=np.uint64)
-            for k in range(n):  # a loop over the n-gram order, not over characters
-                hashed = hashed * np.uint64(0x100000001B3) + codes[k : k + width]
-            parts.append(hashed)
+        # The n-gram at i hashes to n·C·P^n + Σₖ codes[i+k]·P^(n-1-k) (mod 2^64), a polynomial rolling
+        # hash; each order's sums come from the previous order's with one multiply-add over the text.
+        rolling = codes
+        for n in range(1, max(self.char_ngrams, default=0) + 1):
+            if n > 1:
+                rolling = rolling[:-1] * _PRIME + codes[n - 1 :]
+            if n in self.char_ngrams and len(rolling):
+                parts.append(rolling + _ORDER_SEEDS[n])
         hashed = np.concatenate(parts)
         hashed ^= hashed >> np.uint64(29)
         return (hashed % np.uint64(self.buckets - 1)).astype(np.int64) + 1

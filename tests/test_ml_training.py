@@ -14,7 +14,7 @@ from ml.checkpoint import checkpoint_load, checkpoint_save
 from ml.config import TrainingOptions, TrainingOptionsError
 from ml.data import dataset_build, dataset_from_rows
 from ml.encoding import CharEncoding, NgramEncoding
-from ml.model import CharCNN, CharCNNConfig
+from ml.model import CharCNN, CharCNNConfig, FastText, FastTextConfig
 from ml.models import ModelVersion, TrainingRun
 from ml.train import train_model
 from reviews.labels import stars_to_label
@@ -175,6 +175,35 @@ def test_encodings_follow_the_seed_alphabet_and_hash_stably():
     ngrams = NgramEncoding()
     assert np.array_equal(ngrams.ngram_ids("Fast delivery!"), ngrams.ngram_ids("fast  DELIVERY!"))
     assert ngrams.ngram_ids("").tolist() == [] and len(ngrams.encode("  ").ids) == 0
+    # Saved models depend on these exact ids: a change to the hashing would silently break them.
+    ids = ngrams.ngram_ids("Fast delivery!").tolist()
+    assert len(ids) == 59 and ids[:4] == [215612, 209286, 32015, 256306] and ids[-2:] == [173196, 95651]
+    encoded = ngrams.encode("no no no yes")
+    assert np.isclose(encoded.tf.max(), 1 + np.log(3)) and np.all(np.diff(encoded.ids) > 0)
+
+
+@pytest.mark.parametrize("lexicon", [True, False])
+def test_fasttext_scoring_through_the_folded_tables_matches_the_network(lexicon):
+    """Eval-mode scoring (two lookups in per-bucket tables) gives the logits of the layers it folds.
+
+    With gradients on, eval mode runs the layers themselves (dropout off): the reference. After the
+    weights change (an optimizer step, `load_state_dict`), the tables follow.
+    """
+    torch.manual_seed(3)
+    encoding = NgramEncoding(lexicon=lexicon)
+    network = FastText(FastTextConfig(lexicon_features=4 if lexicon else 0)).eval()
+    torch.nn.init.normal_(network.out.weight)
+    network.fit_idf([encoding.encode(text).ids for text in ("good service", "bad service", "ok")])
+    texts = ["Excellent service, fast delivery", "Awful and rude, never again", "", "ok ok ok"]
+    batch = encoding.collate([encoding.encode(text) for text in texts])
+    for _ in range(2):
+        with torch.no_grad():
+            folded = network(*batch)
+        reference = network(*batch).detach()
+        assert torch.allclose(folded, reference, atol=1e-5)
+        with torch.no_grad():
+            network.embedding.weight.mul_(-2.0)  # the weights change: the next round checks the tables follow
+    assert not torch.allclose(folded, network(*batch).detach(), atol=1e-3)
 
 
 @pytest.mark.parametrize(
