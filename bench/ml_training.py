@@ -1,10 +1,11 @@
 """charcnn training samples/s vs the seed-style loader on the same network; wall time of the default `train`.
 
-Samples/s: both paths train the same network (same initial weights, batch 64, Adam) on batches of the
-4,800-review sample, alternating batch by batch. Ours: texts encoded once to uint8 indices, batches of
-similar length, the first convolution of the one-hot input as a lookup of weight columns, the padded
-tail (and its share of the first linear layer) computed once: the same outputs as the full network.
-Seed-style: a DataLoader whose Dataset builds each 69 x 1014 one-hot matrix in Python, full width.
+Samples/s: both paths train the same network (same initial weights, batch 64, AdamW at the same
+learning rate) on batches of the 4,800-review sample, alternating batch by batch. Ours, as `train`
+runs it: texts encoded once to uint8 indices, batches of similar length, the first convolution of the
+one-hot input as a lookup of weight columns, the padded tail (and its share of the first linear layer)
+computed once (the same outputs as the full network), AdamW's fused kernel. Seed-style: a DataLoader
+whose Dataset builds each 69 x 1014 one-hot matrix in Python, full width, torch's default AdamW.
 
 Default train (`--full`): a fresh SQLite database in a temporary folder, `import_reviews` of the
 sample, then `manage.py train` timed end to end (the default architecture, as `--activate` would use).
@@ -36,7 +37,7 @@ from bench.ml_seed import SeedDataset, seed_forward  # noqa: E402
 from ml.architectures import ARCHITECTURE_SPECS  # noqa: E402
 from ml.data import dataset_from_rows  # noqa: E402
 from ml.model import CharCNN  # noqa: E402
-from ml.train import batches  # noqa: E402
+from ml.train import batches, optimizers  # noqa: E402
 
 
 def step(network, optimizer, logits_of, inputs, target) -> None:
@@ -57,8 +58,8 @@ def samples_per_second(batch_count: int) -> None:
     ours = CharCNN(spec.config)
     seed = CharCNN(spec.config)
     seed.load_state_dict(ours.state_dict())
-    ours_opt = torch.optim.Adam(ours.parameters(), lr=1e-3)
-    seed_opt = torch.optim.Adam(seed.parameters(), lr=1e-3)
+    (ours_opt,) = optimizers(ours, spec)  # what `train` uses: AdamW, torch's fused kernel
+    seed_opt = torch.optim.AdamW(seed.parameters(), lr=spec.learning_rate, weight_decay=spec.weight_decay)
 
     encoded = [spec.encoding.encode(text) for text in train.texts]  # once per training run
     lengths = np.array([len(item) for item in encoded])

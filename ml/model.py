@@ -235,9 +235,10 @@ class FastText(nn.Module):
         wᵢ = tfᵢ·idfᵢ equals Σ tfᵢ·(idfᵢ·W·E[idᵢ]) / √(Σ tfᵢ²·idfᵢ²). So scoring a text is two
         `embedding_bag` sums over small rows (a 3 MB and a 1 MB table instead of 64 MB of embeddings):
         the same logits up to float rounding, a fraction of the memory traffic and of the operations.
-        Rebuilt when the weights change (optimizer steps and `load_state_dict` bump version counters).
+        Rebuilt when the weights change (optimizer steps and `load_state_dict` bump version counters)
+        or are replaced.
         """
-        versions = (self.embedding.weight._version, self.out.weight._version, self.idf._version)
+        versions = [(t.data_ptr(), t._version) for t in (self.embedding.weight, self.out.weight, self.idf)]
         cached = getattr(self, "_bucket_scores", None)
         if cached is None or cached[0] != versions:
             with torch.no_grad():
