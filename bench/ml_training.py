@@ -3,8 +3,9 @@
 Samples/s: both paths train the same network (same initial weights, batch 64, AdamW at the same
 learning rate) on batches of the 4,800-review sample, alternating batch by batch. Ours, as `train`
 runs it: texts encoded once to uint8 indices, batches of similar length, the first convolution of the
-one-hot input as a lookup of weight columns, the padded tail (and its share of the first linear layer)
-computed once (the same outputs as the full network), AdamW's fused kernel. Seed-style: a DataLoader
+one-hot input as a lookup of weight columns, each layer computing only the positions that see text
+(the padded tail's column, and its share of the first linear layer, computed once: the same outputs
+and gradients as the full network), AdamW's fused kernel. Seed-style: a DataLoader
 whose Dataset builds each 69 x 1014 one-hot matrix in Python, full width, torch's default AdamW.
 
 Default train (`--full`): a fresh SQLite database in a temporary folder, `import_reviews` of the
@@ -80,9 +81,12 @@ def samples_per_second(batch_count: int) -> None:
     ours_rate = 64 * len(ours_times) / sum(ours_times)
     seed_rate = 64 * len(seed_times) / sum(seed_times)
     ratios = [s / o for s, o in zip(seed_times, ours_times, strict=True)]
-    kept = [min(spec.config.length, int(lengths[index].max()) + ours.receptive_field) for index in picked]
+    longest = [min(spec.config.length, int(lengths[index].max())) for index in picked]
     print(f"cores {os.cpu_count()}, torch threads {torch.get_num_threads()}, {batch_count} batches of 64 each")
-    print(f"ours computes on average {statistics.mean(kept):.0f} of {spec.config.length} positions in these batches")
+    print(
+        f"the longest text of these batches has on average {statistics.mean(longest):.0f} of "
+        f"{spec.config.length} characters (ours computes the positions that see text; seed-style all)"
+    )
     print(
         f"charcnn training: ours {ours_rate:.1f} samples/s, seed-style {seed_rate:.1f} samples/s, "
         f"ratio {ours_rate / seed_rate:.1f}x (median of per-batch ratios {statistics.median(ratios):.1f}x; "

@@ -6,9 +6,9 @@ labels (bad, average, good).
 - `charcnn`: the tutorial's network (Zhang, Zhao & LeCun 2015, small): one-hot characters, 6 × Conv1d
   with 256 filters (kernels 7,7,3,3,3,3, max-pool 3 after layers 1, 2, 6), Linear 1024, 1024, 3,
   dropout 0.5, 1014 characters. One-hot vectors are looked up per batch, never stored. The padded
-  tail of a short text is all zeros, so every output position that sees only padding has the same
-  value: we compute the convolutions on the text (plus one receptive field) and fill the rest with
-  that shared column, which gives exactly the full network's output at a fraction of the cost. The
+  tail of a short text is all zeros, so at every layer the positions that see only padding hold
+  one shared column: each layer computes only the positions that see text and reads that column
+  past them, which gives exactly the full network's outputs and gradients at a fraction of the cost. The
   first convolution of one-hot input is computed as a sum of looked-up weight columns and the
   shared column by matrix-vector products (`CharCNN.first_layer`, `CharCNN.blank_column`): the
   same parameters and the same outputs (up to float rounding), far fewer multiply-adds.
@@ -127,46 +127,75 @@ class CharCNN(nn.Module):
         summed = F.embedding_bag(windows.reshape(batch * width, kernel), table, mode="sum")
         return (summed.view(batch, width, -1) + conv.bias).transpose(1, 2)
 
-    def blank_column(self) -> torch.Tensor:
-        """The features of an all-padding input ([1, filters, 1]), without convolving zeros.
+    def blank_columns(self) -> list[torch.Tensor]:
+        """Each layer's output for an all-padding input, before ReLU (one [filters] column per layer).
 
         On all-zero input every layer's output is the same at every position: the first layer gives
         its bias, each later one its bias plus its kernel-summed weights times the previous column
-        (max-pooling a constant changes nothing). Equal to `features` of a zero input of one receptive
-        field, but a few matrix-vector products instead of six convolutions (with their backward).
+        after ReLU (max-pooling a constant changes nothing). A few matrix-vector products instead of
+        six convolutions (with their backward).
         """
-        column = None
-        for conv in self.convs:
-            column = F.relu(conv.bias if column is None else torch.addmv(conv.bias, conv.weight.sum(2), column))
-        return column.view(1, -1, 1)
+        columns = [self.convs[0].bias]
+        for conv in self.convs[1:]:
+            columns.append(torch.addmv(conv.bias, conv.weight.sum(2), F.relu(columns[-1])))
+        return columns
+
+    def blank_column(self) -> torch.Tensor:
+        """The features of an all-padding input ([1, filters, 1]): equal to `features` of zeros."""
+        return F.relu(self.blank_columns()[-1]).view(1, -1, 1)
 
     def forward(self, indices: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        longest = int(lengths.max()) if lengths.numel() else 0
-        keep = min(self.config.length, longest + self.receptive_field)
-        x = self.first_layer(indices[:, :keep]).transpose(1, 2)  # [B, L, filters], as computed
-        if self.config.pool_after[0]:
+        """The full network's logits, computing only the positions that see text.
+
+        A position whose window sees only padding holds its layer's blank column, so each layer
+        computes the positions that see at least one text position (its `seen` count) and reads the
+        blank column wherever a window runs past them. The same outputs and gradients as the network
+        over all 1,014 positions, for the cost of the text's length.
+        """
+        config = self.config
+        seen = min(config.length, max(1, int(lengths.max()) if lengths.numel() else 1))  # at least one position
+        blanks = self.blank_columns()
+        kernel = config.kernels[0]
+        width = config.length - kernel + 1  # the full network's width after this layer
+        if config.pool_after[0]:
+            seen, width = min(-(-seen // 3), width // 3), width // 3
+            x = self.first_layer(indices[:, : 3 * seen + kernel - 1]).transpose(1, 2)  # [B, L, filters]
             # Max-pool along L in this layout, then one copy of a third of the size into [B, filters, L].
-            x = x[:, : x.shape[1] // 3 * 3].unflatten(1, (-1, 3)).max(2).values
-        x = x.transpose(1, 2).contiguous()
-        for number, (conv, pool) in enumerate(zip(self.convs, self.config.pool_after, strict=True)):
-            if number:
-                x = conv(x)
-                if pool:
-                    x = F.max_pool1d(x, 3)
+            x = x.unflatten(1, (-1, 3)).max(2).values
+        else:
+            seen = min(seen, width)
+            x = self.first_layer(indices[:, : seen + kernel - 1]).transpose(1, 2)
+        x = F.relu(x.transpose(1, 2).contiguous())
+        for number, (conv, pool) in enumerate(zip(self.convs, config.pool_after, strict=True)):
+            if not number:
+                continue
+            kernel = conv.kernel_size[0]
+            outputs = min(seen, width - kernel + 1)
+            x = conv(self._padded(x, F.relu(blanks[number - 1]), outputs + kernel - 1))
+            seen, width = outputs, width - kernel + 1
+            if pool:
+                seen, width = min(-(-seen // 3), width // 3), width // 3
+                x = F.max_pool1d(self._padded(x, blanks[number], 3 * seen), 3)
             # ReLU and max-pooling commute (both monotonic): pooling first leaves ReLU a third of the work.
             x = F.relu(x)
-        width = x.shape[2]
-        if width >= self.out_width:
+        if seen >= self.out_width:
             return self.classifier(x.flatten(1))
-        # Positions that see only padding all equal the output for an all-padding input, so the first
-        # linear layer's share from them is one matrix-vector product, the same for every text of the
-        # batch: exactly the layer applied to the full [filters x out_width] features.
+        # Positions that see only padding all hold the last blank column, so the first linear layer's
+        # share from them is one matrix-vector product, the same for every text of the batch: exactly
+        # the layer applied to the full [filters x out_width] features.
         first = self.classifier[0]
-        weight = first.weight.view(first.out_features, self.config.filters, self.out_width)
-        real, padded = weight.split([width, self.out_width - width], dim=2)
-        shared = torch.addmv(first.bias, padded.sum(2), self.blank_column().view(-1))
+        weight = first.weight.view(first.out_features, config.filters, self.out_width)
+        real, padded = weight.split([seen, self.out_width - seen], dim=2)
+        shared = torch.addmv(first.bias, padded.sum(2), F.relu(blanks[-1]))
         hidden = torch.addmm(shared, x.flatten(1), real.reshape(first.out_features, -1).t())
         return self.classifier[1:](hidden)
+
+    @staticmethod
+    def _padded(x: torch.Tensor, column: torch.Tensor, width: int) -> torch.Tensor:
+        """x [B, filters, L] cut or extended with copies of `column` to `width` positions."""
+        if width <= x.shape[2]:
+            return x[:, :, :width]
+        return torch.cat([x, column.view(1, -1, 1).expand(x.shape[0], -1, width - x.shape[2])], dim=2)
 
 
 class CNN(nn.Module):
