@@ -11,7 +11,7 @@ whose Dataset builds each 69 x 1014 one-hot matrix in Python, full width, torch'
 Default train (`--full`): a fresh SQLite database in a temporary folder, `import_reviews` of the
 sample, then `manage.py train` timed end to end (the default architecture, as `--activate` would use).
 
-    .venv/bin/python bench/ml_training.py [--batches 3] [--full]
+    .venv/bin/python bench/ml_training.py [--batches N] [--full]
 """
 
 from __future__ import annotations
@@ -66,23 +66,29 @@ def samples_per_second(batch_count: int) -> None:
     lengths = np.array([len(item) for item in encoded])
     rng = np.random.default_rng(0)
     plan = batches(lengths, 64, rng, by_length=True)
-    picked = [plan[i] for i in rng.choice(len(plan), size=batch_count, replace=False)]
+    count = len(plan) if batch_count <= 0 else min(batch_count, len(plan))
+    picked = [plan[i] for i in rng.choice(len(plan), size=count, replace=False)]
     loader = iter(DataLoader(SeedDataset(train.texts, train.labels), batch_size=64, shuffle=True))
-    ours_times, seed_times = [], []
+    ours_times, seed_times, ours_sizes, seed_sizes = [], [], [], []
     for index in picked:
         started = time.perf_counter()
         inputs = spec.encoding.collate([encoded[i] for i in index])
         step(ours, ours_opt, lambda x: ours(*x), inputs, torch.from_numpy(train.labels[index]))
         ours_times.append(time.perf_counter() - started)
+        ours_sizes.append(len(index))
         started = time.perf_counter()
         one_hot, target = next(loader)
         step(seed, seed_opt, lambda x: seed_forward(seed, x), one_hot, target)
         seed_times.append(time.perf_counter() - started)
-    ours_rate = 64 * len(ours_times) / sum(ours_times)
-    seed_rate = 64 * len(seed_times) / sum(seed_times)
-    ratios = [s / o for s, o in zip(seed_times, ours_times, strict=True)]
+        seed_sizes.append(len(target))  # an epoch's last batch is smaller
+    ours_rate = sum(ours_sizes) / sum(ours_times)
+    seed_rate = sum(seed_sizes) / sum(seed_times)
+    ratios = [
+        (seed_s / seed_n) / (ours_s / ours_n)
+        for seed_s, seed_n, ours_s, ours_n in zip(seed_times, seed_sizes, ours_times, ours_sizes, strict=True)
+    ]
     longest = [min(spec.config.length, int(lengths[index].max())) for index in picked]
-    print(f"cores {os.cpu_count()}, torch threads {torch.get_num_threads()}, {batch_count} batches of 64 each")
+    print(f"cores {os.cpu_count()}, torch threads {torch.get_num_threads()}, {count} batches of (up to) 64")
     print(
         f"the longest text of these batches has on average {statistics.mean(longest):.0f} of "
         f"{spec.config.length} characters (ours computes the positions that see text; seed-style all)"
@@ -124,7 +130,7 @@ def default_train_wall_time() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batches", type=int, default=3)
+    parser.add_argument("--batches", type=int, default=0, help="batches to time (default 0: a whole epoch)")
     parser.add_argument("--full", action="store_true", help="also time the default train end to end")
     args = parser.parse_args()
     samples_per_second(args.batches)
