@@ -121,8 +121,13 @@ class Predictor:
         if wanted is not None:
             try:
                 model = checkpoint_load(Path(settings.MEDIA_ROOT) / wanted[2])
+                model.probabilities(["warm up"])  # builds what scoring needs now, not on a visitor's keystroke
             except CheckpointError:
                 logger.exception("Active model %s cannot be loaded; serving %s", wanted[1], lexicon.NAME)
+                model = None
+            except Exception:
+                logger.exception("Active model %s fails while scoring; serving %s", wanted[1], lexicon.NAME)
+                model = None
         self._version, self._model = wanted, model
         self._cache.clear()
         logger.info("Serving sentiment model %s", self.model_name)

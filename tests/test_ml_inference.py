@@ -127,6 +127,19 @@ def test_a_model_that_fails_while_scoring_falls_back_to_the_lexicon(trained_chec
     assert predict("Terrible, slow and rude")["model"] == "tiny-1"  # not served from the fallback's cache
 
 
+@pytest.mark.django_db
+def test_a_model_that_fails_when_it_loads_is_not_served(trained_checkpoint, monkeypatch):
+    """Loading scores one text (so the first visitor does not wait); a model that fails there is set aside."""
+    from ml.checkpoint import SentimentModel
+
+    def broken(self, texts, batch_size=64):
+        raise RuntimeError("shape mismatch in layer 3")
+
+    monkeypatch.setattr(SentimentModel, "probabilities", broken)
+    model_version_activate(version=version_create(trained_checkpoint, "tiny-1"))
+    assert_prediction(predict("Terrible, slow and rude"), "lexicon-vader")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_missing_or_corrupt_checkpoint_is_refused_and_the_previous_model_stays(trained_checkpoint):
     good = version_create(trained_checkpoint, "tiny-1")
