@@ -18,9 +18,7 @@ import torch
 SEED_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789-,;.!?:'\"/\\|_@#$%^&*~`+ =<>()[]{}"
 _WHITESPACE = re.compile(r"\s+")
 _TOKENS = re.compile(r"\w+|[^\w\s]")
-_PRIME = np.uint64(0x100000001B3)
-# n·0x27D4EB2F·P^n (mod 2^64): the start value of an n-gram's hash, carried through its n steps.
-_ORDER_SEEDS = {n: np.uint64(n * 0x27D4EB2F * pow(0x100000001B3, n, 2**64) % 2**64) for n in range(1, 17)}
+_PRIME = 0x100000001B3
 
 
 def _code_points(text: str) -> np.ndarray:
@@ -144,9 +142,9 @@ class NgramEncoding:
         rolling = codes
         for n in range(1, max(self.char_ngrams, default=0) + 1):
             if n > 1:
-                rolling = rolling[:-1] * _PRIME + codes[n - 1 :]
+                rolling = rolling[:-1] * np.uint64(_PRIME) + codes[n - 1 :]
             if n in self.char_ngrams and len(rolling):
-                parts.append(rolling + _ORDER_SEEDS[n])
+                parts.append(rolling + np.uint64(n * 0x27D4EB2F * pow(_PRIME, n, 2**64) % 2**64))
         hashed = np.concatenate(parts)
         hashed ^= hashed >> np.uint64(29)
         return (hashed % np.uint64(self.buckets - 1)).astype(np.int64) + 1
