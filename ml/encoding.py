@@ -110,7 +110,7 @@ class NgramEncoding:
 
     buckets: int = 2**18
     char_ngrams: tuple[int, ...] = (2, 3, 4, 5)
-    word_ngrams: int = 2
+    word_ngrams: int = 2  # 1: words only; 2: words and word bigrams (the most it builds)
     max_chars: int = 5000
     lexicon: bool = False
 
