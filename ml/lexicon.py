@@ -7,11 +7,35 @@ from functools import lru_cache
 NAME = "lexicon-vader"
 
 
+def _neighbours(words: list[str], i: int) -> tuple[list[str], int]:
+    """The words at offsets -3..+2 around i and i's place among them, indexed exactly as the whole list.
+
+    VADER's negation and idiom checks lower-case the whole word list on every call (once per
+    sentiment word: quadratic in the text) to read at most the words from i-3 to i+2 and compare
+    the list's length with i+1 and i+2. Six words answer the same reads and the same length tests
+    when i >= 3; below that a read can wrap to the end of the list, so those few calls get it whole.
+    """
+    return (words[i - 3 : i + 3], 3) if i >= 3 else (words, i)
+
+
 @lru_cache(maxsize=1)
 def _analyzer():
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-    return SentimentIntensityAnalyzer()
+    class Analyzer(SentimentIntensityAnalyzer):
+        """VADER with the same scores, linear in the text (see `_neighbours`)."""
+
+        @staticmethod
+        def _negation_check(valence, words_and_emoticons, start_i, i):
+            window, at = _neighbours(words_and_emoticons, i)
+            return SentimentIntensityAnalyzer._negation_check(valence, window, start_i, at)
+
+        @staticmethod
+        def _special_idioms_check(valence, words_and_emoticons, i):
+            window, at = _neighbours(words_and_emoticons, i)
+            return SentimentIntensityAnalyzer._special_idioms_check(valence, window, at)
+
+    return Analyzer()
 
 
 def lexicon_scores(text: str) -> dict[str, float]:

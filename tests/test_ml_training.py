@@ -184,6 +184,26 @@ def test_encodings_follow_the_seed_alphabet_and_hash_stably():
     assert np.isclose(encoded.tf.max(), 1 + np.log(3)) and np.all(np.diff(encoded.ids) > 0)
 
 
+def test_lexicon_scores_are_vaders_own():
+    """Our VADER reads a few neighbours per check instead of the whole text (linear, not quadratic): same scores."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    from ml.lexicon import lexicon_scores
+
+    tricky = [
+        "", "no", "not good", "no good", "good no", "never so good", "never this bad", "without doubt great",
+        "kind of good", "sort of bad", "at least good", "very least good", "least good", "the bomb", "yeah right",
+        "cut the mustard", "no or nor bad", "GOOD but BAD", "It is NOT bad at all!!!", "😀 great", "bad 😡 service",
+        "The service was not great, but the staff were really kind of nice",
+    ]  # fmt: skip
+    rng = random.Random(5)
+    words = [word for text in tricky for word in text.split()]
+    texts = tricky + [" ".join(rng.choice(words) for _ in range(rng.randint(1, 60))) for _ in range(300)]
+    texts.append(". ".join(tricky) * 20)  # long: where the package's own checks grow quadratically
+    reference = SentimentIntensityAnalyzer()
+    assert [lexicon_scores(text) for text in texts] == [reference.polarity_scores(text) for text in texts]
+
+
 @pytest.mark.parametrize("lexicon", [True, False])
 def test_fasttext_scoring_through_the_folded_tables_matches_the_network(lexicon):
     """Eval-mode scoring (two lookups in per-bucket tables) gives the logits of the layers it folds.
