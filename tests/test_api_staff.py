@@ -70,9 +70,13 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def forget_served_model():
-    """Activation changes the model this process serves; later tests start from the cold-start model again."""
+    """This test starts from a fresh predictor (none that checked the active version a moment ago) and
+    leaves the next one the cold-start model. Outside a transactional test, an activation's on-commit
+    refresh does not run, so a predictor left by an earlier test could keep its answer for 2 s."""
     import ml.inference
 
+    ml.inference._predictor = None
+    cache.clear()
     yield
     ml.inference._predictor = None
     cache.clear()
