@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -31,11 +32,20 @@ class Category(models.Model):
         return f"{self.parent.name} › {self.name}" if self.parent_id and self.parent else self.name
 
 
+# Fixed paths beside /api/brands/<slug>/ that a brand with that slug would be hidden behind.
+RESERVED_COMPANY_SLUGS = frozenset({"random"})
+
+
+def validate_company_slug(slug: str) -> None:
+    if slug in RESERVED_COMPANY_SLUGS:
+        raise ValidationError(f"“{slug}” is reserved (/api/brands/{slug}/ is another page); choose another slug.")
+
+
 class Company(models.Model):
     """A brand visitors review. Star aggregates cover scraped reviews with stars and visible visitor reviews."""
 
     name = models.CharField(max_length=255)
-    slug = models.SlugField(max_length=255, unique=True)
+    slug = models.SlugField(max_length=255, unique=True, validators=[validate_company_slug])
     domain = models.CharField(
         max_length=255, unique=True, null=True, blank=True, help_text="Normalised host, e.g. example.com."
     )

@@ -9,14 +9,14 @@ from django.db.models import Avg, Count
 from django.utils.text import slugify
 
 from brands.domains import normalize_domain
-from brands.models import STAR_FIELDS, Category, Company
+from brands.models import RESERVED_COMPANY_SLUGS, STAR_FIELDS, Category, Company
 
 
-def unique_slug(model: type, base: str, *, max_length: int = 200) -> str:
-    """A slug from `base` that no row of `model` uses yet (`name`, `name-2`, `name-3`, ...)."""
+def unique_slug(model: type, base: str, *, max_length: int = 200, reserved: frozenset[str] = frozenset()) -> str:
+    """A slug from `base` that no row of `model` uses yet and is not `reserved` (`name`, `name-2`, ...)."""
     root = (slugify(base) or "item")[: max_length - 8]
     slug, n = root, 1
-    while model.objects.filter(slug=slug).exists():
+    while slug in reserved or model.objects.filter(slug=slug).exists():
         n += 1
         slug = f"{root}-{n}"
     return slug
@@ -52,7 +52,7 @@ def company_upsert(*, name: str, domain: str = "", website: str = "", source: st
     if company is None:
         return Company.objects.create(
             name=name.strip(),
-            slug=unique_slug(Company, name, max_length=255),
+            slug=unique_slug(Company, name, max_length=255, reserved=RESERVED_COMPANY_SLUGS),
             domain=domain or None,
             website=website,
             source=source,
@@ -78,7 +78,7 @@ def companies_create(*, rows: Iterable[dict[str, str]], source: str, is_active: 
     rows = list(rows)
     if not rows:
         return []
-    taken = set(Company.objects.values_list("slug", flat=True))
+    taken = set(Company.objects.values_list("slug", flat=True)) | RESERVED_COMPANY_SLUGS
     companies = []
     for row in rows:
         root = (slugify(row["name"]) or "item")[:247]

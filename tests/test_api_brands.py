@@ -176,3 +176,18 @@ def test_an_unknown_brand_is_a_404(client):
 
     assert response.status_code == 404
     assert response.json()["error"]["message"] == "No brand with the slug 'no-such-brand'."
+
+
+def test_a_brand_called_random_gets_a_slug_its_page_can_use(client, catalogue):
+    """/api/brands/random/ is the random-brand path, so no brand may take the slug `random`."""
+    from django.core.exceptions import ValidationError
+
+    from brands.services import companies_create
+
+    named = company_upsert(name="Random", domain="random.example")
+    loaded = companies_create(rows=[{"name": "random"}], source="test")[0]
+
+    assert (named.slug, loaded.slug) == ("random-2", "random-3")
+    assert client.get("/api/brands/random-2/").json()["name"] == "Random"
+    with pytest.raises(ValidationError, match="reserved"):
+        Company(name="Random", slug="random").full_clean()
