@@ -21,6 +21,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def browser_marks() -> list:
+    """`pytestmark` for a module that drives the local headless Chromium: skipped where it is not installed."""
+    from django.conf import settings
+
+    installed = Path(settings.CHROMIUM_BINARY).exists() and Path(settings.CHROMEDRIVER_PATH).exists()
+    missing = pytest.mark.skipif(not installed, reason="Chromium and chromedriver are not installed")
+    return [pytest.mark.browser, missing]
+
+
 def _wait_for_port(port: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from django.conf import settings
+
+from crawling.discovery import CHROMIUM_FLAGS
+from tests.conftest import browser_marks
 
 selenium = pytest.importorskip("selenium")
 from selenium import webdriver  # noqa: E402
@@ -14,21 +16,15 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not (Path(settings.CHROMIUM_BINARY).exists() and Path(settings.CHROMEDRIVER_PATH).exists()),
-        reason="Chromium and chromedriver are not installed",
-    ),
-]
+pytestmark = browser_marks()
 
 
 @pytest.fixture
 def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = settings.CHROMIUM_BINARY
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
-        options.add_argument(argument)
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     driver = webdriver.Chrome(service=Service(settings.CHROMEDRIVER_PATH), options=options)
     try:

@@ -23,7 +23,7 @@ from crawling.discovery import CHROMIUM_FLAGS
 from ml.inference import predict
 from reviews.models import UserReview
 from reviews.privacy import hash_ip
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, browser_marks, free_port
 
 selenium = pytest.importorskip("selenium")
 from selenium import webdriver  # noqa: E402
@@ -34,13 +34,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not (Path(settings.CHROMIUM_BINARY).exists() and Path(settings.CHROMEDRIVER_PATH).exists()),
-        reason="Chromium and chromedriver are not installed",
-    ),
-]
+pytestmark = browser_marks()
 
 ARTIFACTS = ROOT / "test-artifacts"
 POSITIVE = "Wonderful shop! Friendly staff, fast delivery and excellent quality. I love it."
