@@ -79,7 +79,7 @@ class CharCNN(nn.Module):
         for kernel, pool in zip(config.kernels, config.pool_after, strict=True):
             width = (width - kernel + 1) // (3 if pool else 1)
         self.out_width = width
-        self.receptive_field, self.stride = self._receptive_field()
+        self.receptive_field = self._receptive_field()
         self.classifier = nn.Sequential(
             nn.Linear(config.filters * width, config.hidden),
             nn.ReLU(),
@@ -93,13 +93,12 @@ class CharCNN(nn.Module):
             if isinstance(module, nn.Conv1d | nn.Linear):
                 nn.init.normal_(module.weight, 0.0, 0.05)
 
-    def _receptive_field(self) -> tuple[int, int]:
-        span, stride = 1, 1
+    def _receptive_field(self) -> int:
+        """How many input characters one output position of the convolution stack sees."""
+        span = 1
         for kernel, pool in reversed(list(zip(self.config.kernels, self.config.pool_after, strict=True))):
-            if pool:
-                span, stride = span * 3, stride * 3
-            span += kernel - 1
-        return span, stride
+            span = span * (3 if pool else 1) + kernel - 1
+        return span
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Convolution stack over one-hot input [B, symbols, L]."""
