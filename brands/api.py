@@ -19,7 +19,7 @@ from brands.serializers import (
     BrandSerializer,
     RandomBrandQuerySerializer,
 )
-from config.api_errors import error_responses
+from core.api_errors import error_responses
 
 
 @extend_schema(tags=["brands"])

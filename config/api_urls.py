@@ -4,7 +4,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from brands import api as brands_api
-from config.api_errors import api_not_found
+from core.api_errors import api_not_found
 from crawling import api as crawling_api
 from ml import api as ml_api
 from reviews import api as reviews_api

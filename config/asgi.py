@@ -11,8 +11,8 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from config.asgi_limits import BodySizeLimit  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
+from core.asgi_limits import BodySizeLimit  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

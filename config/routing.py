@@ -1,9 +1,5 @@
 """Websocket routes of every app."""
 
-from django.urls import path
+from ml.routing import websocket_urlpatterns as ml_websocket_urlpatterns
 
-from reviews.consumers import SentimentConsumer
-
-websocket_urlpatterns: list = [
-    path("ws/sentiment/", SentimentConsumer.as_asgi()),
-]
+websocket_urlpatterns: list = [*ml_websocket_urlpatterns]

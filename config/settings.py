@@ -12,6 +12,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+from core.queues import DEFAULT_REDIS_URL, rq_queues_setting
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("STARLING_VAR_DIR", str(BASE_DIR / "var")))
@@ -54,7 +55,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "django_rq",
-    "config.apps.SiteConfig",
+    "core.apps.CoreConfig",
     "brands",
     "reviews",
     "crawling",
@@ -63,8 +64,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "config.security.SecurityHeadersMiddleware",
-    "config.security.NullCharacterGuard",
+    "core.middleware.SecurityHeadersMiddleware",
+    "core.middleware.NullCharacterGuard",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -72,8 +73,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "config.errors.DatabaseUnavailableMiddleware",
-    "config.login_throttle.LoginThrottleMiddleware",
+    "core.middleware.DatabaseUnavailableMiddleware",
+    "core.login_throttle.LoginThrottleMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -122,13 +123,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Redis: RQ queues, the Channels layer and the cache. `make run` starts an embedded Redis on the
 # default URL; without REDIS_URL the cache and channel layer stay in-process so pages never need it.
 REDIS_URL = env_str("REDIS_URL", "")
-_RQ_REDIS_URL = REDIS_URL or "redis://127.0.0.1:6379/0"
-RQ_QUEUES = {
-    name: {"URL": _RQ_REDIS_URL, "DEFAULT_TIMEOUT": timeout}
-    for name, timeout in (("default", 600), ("crawl", 6 * 3600), ("training", 6 * 3600))
-}
+RQ_QUEUES = rq_queues_setting(REDIS_URL or DEFAULT_REDIS_URL)
 RQ_SHOW_ADMIN_LINK = True
-RQ = {"WORKER_CLASS": "config.worker.StarlingWorker"}
+RQ = {"WORKER_CLASS": "core.worker.StarlingWorker"}
 
 if REDIS_URL:
     # django-redis rather than Django's own Redis cache: with IGNORE_EXCEPTIONS a Redis outage turns
@@ -207,15 +204,19 @@ LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900, mini
 # Visitors' IPs are stored only as a salted hash; the salt defaults to one derived from SECRET_KEY.
 IP_HASH_SALT = env_str("IP_HASH_SALT", "")
 
+# Proxies in front of the site whose X-Forwarded-For is trusted to name the client (0: use the socket's address).
+# Every reader of the client's address (API throttles, the review form, sign-in throttling) goes
+# through core.privacy.client_ip, which honours this.
+TRUSTED_PROXIES = env_int("API_TRUSTED_PROXIES", 0, minimum=0)
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "config.api_limits.ApiPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api_limits.ApiPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "config.api_errors.api_exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["config.api_limits.ScopedThrottle"],
-    # Proxies in front of the site whose X-Forwarded-For is trusted to name the client (0: use the socket's address).
-    "NUM_PROXIES": env_int("API_TRUSTED_PROXIES", 0, minimum=0),
+    "EXCEPTION_HANDLER": "core.api_errors.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["core.api_limits.ScopedThrottle"],
+    "NUM_PROXIES": TRUSTED_PROXIES,
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",

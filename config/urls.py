@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from config import health
+from core import health
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),

@@ -11,7 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from brands.models import Category, Company
-from config.jobs import JobQueueUnavailable
+from core.jobs import JobQueueUnavailable
 from crawling.forms import CrawlStartForm
 from crawling.models import CrawlRun
 from crawling.services import DEFAULT_START_URL, crawl_run_retry, crawl_run_start

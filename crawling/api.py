@@ -10,7 +10,7 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from config.api_errors import error_responses
+from core.api_errors import error_responses
 from crawling.models import CrawlRun
 from crawling.serializers import CrawlRunSerializer, CrawlStartSerializer
 from crawling.services import crawl_run_start

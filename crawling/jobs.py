@@ -7,8 +7,8 @@ import sys
 
 from django.conf import settings
 
-from config.jobs import execute_run
-from config.stack import die_with_parent
+from core.jobs import execute_run
+from core.processes import die_with_parent
 from crawling.models import CrawlRun
 
 

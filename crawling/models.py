@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from config.jobs import JobRun
+from core.jobs import JobRun
 
 
 class CrawlRun(JobRun):

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.models import Q
 
 from brands.models import Category, Company
-from config.jobs import enqueue_run
+from core.jobs import enqueue_run
 from crawling.categories import categories_crawl
 from crawling.discovery import discover_companies
 from crawling.fetching import FetchError, RobotsRules
@@ -18,7 +18,6 @@ from crawling.parsing import company_review_url
 from crawling.progress import CrawlTally
 from crawling.services import (
     CRAWL_JOB,
-    CRAWL_JOB_TIMEOUT,
     CRAWL_QUEUE,
     companies_discovered_store,
     crawl_run_count,
@@ -121,7 +120,7 @@ def _fan_out(run: CrawlRun, companies: list[dict], batch: int) -> None:
         params = {**run.params, "companies": [c["domain"] for c in chunk], "max_companies": None}
         child = crawl_run_create(params=params, parent=run)
         CrawlRun.objects.filter(pk=child.pk).update(companies_total=len(chunk))
-        enqueue_run(child, CRAWL_JOB, queue=CRAWL_QUEUE, timeout=CRAWL_JOB_TIMEOUT)
+        enqueue_run(child, CRAWL_JOB, queue=CRAWL_QUEUE)
     crawl_run_set_progress(
         run_id=run.pk, progress=1.0, message=f"fanned out: {len(companies)} companies in {len(chunks)} jobs"
     )

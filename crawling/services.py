@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from config.jobs import enqueue_run
+from core.jobs import enqueue_run
 from crawling.models import CrawlRun
 
 logger = logging.getLogger(__name__)
@@ -22,7 +22,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_START_URL = "https://www.trustpilot.com"
 CRAWL_JOB = "crawling.jobs.crawl_run_job"
 CRAWL_QUEUE = "crawl"
-CRAWL_JOB_TIMEOUT = 6 * 3600
 LAST_ERRORS_KEPT = 50
 
 
@@ -84,7 +83,7 @@ def crawl_run_start(*, params: dict[str, Any], user=None) -> CrawlRun:
     run = crawl_run_create(params=params)
     if user is not None and getattr(user, "is_authenticated", False):
         CrawlRun.objects.filter(pk=run.pk).update(progress_message=f"started by {user.get_username()}")
-    enqueue_run(run, CRAWL_JOB, queue=CRAWL_QUEUE, timeout=CRAWL_JOB_TIMEOUT)
+    enqueue_run(run, CRAWL_JOB, queue=CRAWL_QUEUE)
     return run
 
 
@@ -100,7 +99,7 @@ def crawl_runs_mark_abandoned(*, stale_after: float = 600.0) -> int:
 
     A `manage.py crawl` killed mid-run cannot record its end. Its heartbeat (written with every
     batch and every listing page) tells: silent for `stale_after` seconds means abandoned. Crawls
-    run by a worker are the worker's to reap (config.jobs.job_runs_reap).
+    run by a worker are the worker's to reap (core.jobs.job_runs_reap).
     """
     cutoff = timezone.now() - timedelta(seconds=stale_after)
     return CrawlRun.objects.filter(status=CrawlRun.Status.RUNNING, job_id="", heartbeat_at__lt=cutoff).update(

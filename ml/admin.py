@@ -12,7 +12,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from config.jobs import JobQueueUnavailable
+from core.jobs import JobQueueUnavailable
 from ml.charts import confusion_matrix_svg, training_curves_svg
 from ml.forms import TrainingRunStartForm
 from ml.models import ModelVersion, TrainingRun

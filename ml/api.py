@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api_errors import RETRY_AFTER, error_responses
+from core.api_errors import RETRY_AFTER, error_responses
 from ml.config import TrainingOptionsError
 from ml.inference import predict
 from ml.models import ModelVersion, TrainingRun

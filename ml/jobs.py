@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from config.jobs import execute_run
+from core.jobs import execute_run
 
 
 def training_job(run_label: str, run_id: int) -> str:

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from config.jobs import JobRun
+from core.jobs import JobRun
 
 
 class ModelVersion(models.Model):

@@ -13,14 +13,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from config.jobs import enqueue_run
+from core.jobs import enqueue_run
 from ml.config import TrainingOptions
 from ml.models import ModelVersion, TrainingRun
 
 logger = logging.getLogger(__name__)
 
 TRAINING_JOB = "ml.jobs.training_job"
-TRAINING_TIMEOUT_S = 6 * 3600
 
 
 class ModelVersionError(Exception):
@@ -39,7 +38,7 @@ def training_run_start(*, params: dict, user=None) -> TrainingRun:
         created_by=user if getattr(user, "is_authenticated", False) else None,
         progress_message="Waiting for a training worker.",
     )
-    return enqueue_run(run, TRAINING_JOB, queue="training", timeout=TRAINING_TIMEOUT_S)
+    return enqueue_run(run, TRAINING_JOB, queue="training")
 
 
 def training_run_retry(*, run: TrainingRun, user=None) -> TrainingRun:

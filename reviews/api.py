@@ -11,7 +11,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 
-from config.api_errors import RETRY_AFTER, error_responses
+from core.api_errors import RETRY_AFTER, error_responses
+from core.privacy import client_ip
 from reviews.models import UserReview
 from reviews.serializers import ReviewCreateSerializer, ReviewListQuerySerializer, ReviewSerializer
 from reviews.services import user_review_create
@@ -108,12 +109,11 @@ class ReviewListView(ListAPIView):
         serializer = ReviewCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        # The client's address as the throttles see it: X-Forwarded-For counts only behind API_TRUSTED_PROXIES.
         review = user_review_create(
             company=data["brand"],
             text=data["text"],
             rating=data["rating"],
-            ip=BaseThrottle().get_ident(request),
+            ip=client_ip(request),
             user_agent=request.headers.get("user-agent", ""),
             user=request.user,
         )

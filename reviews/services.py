@@ -10,8 +10,8 @@ from django.db import IntegrityError, transaction
 
 from brands.models import Company
 from brands.services import company_refresh_aggregates
+from core.privacy import hash_ip
 from reviews.models import ScrapedReview, UserReview
-from reviews.privacy import hash_ip
 
 
 def review_text_clean(text: str) -> str:

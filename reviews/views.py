@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from brands.models import Company
 from brands.selectors import company_active_by_slug, company_random_active, company_website_url
+from core.privacy import client_ip
 from reviews.forms import ReviewForm, form_token_key, form_token_new
 from reviews.services import user_review_create
 
@@ -79,7 +80,7 @@ def review_submit(request: HttpRequest) -> HttpResponse:
             company=company,
             text=form.cleaned_data["text"],
             rating=form.cleaned_data["rating"],
-            ip=request.META.get("REMOTE_ADDR"),
+            ip=client_ip(request),
             user_agent=request.headers.get("user-agent", ""),
             user=request.user,
             submission_key=form_token_key(form.cleaned_data["form_token"]),

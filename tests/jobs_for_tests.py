@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from config.jobs import execute_run
+from core.jobs import execute_run
 
 
 def sleepy_job(run_label: str, run_id: int) -> str:

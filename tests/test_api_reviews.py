@@ -9,8 +9,8 @@ from rest_framework.test import APIClient
 
 from brands.models import Company
 from brands.services import company_upsert
+from core.privacy import hash_ip
 from reviews.models import UserReview
-from reviews.privacy import hash_ip
 from reviews.services import user_review_create, user_review_set_status
 
 pytestmark = pytest.mark.django_db

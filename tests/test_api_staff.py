@@ -12,7 +12,7 @@ from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from config.jobs import JobRun
+from core.jobs import JobRun
 from crawling.models import CrawlRun
 from ml.models import ModelVersion, TrainingRun
 from tests.conftest import free_port

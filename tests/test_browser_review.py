@@ -19,10 +19,10 @@ from django.conf import settings
 
 from brands.models import Company
 from brands.services import company_upsert
+from core.privacy import hash_ip
 from crawling.discovery import CHROMIUM_FLAGS
 from ml.inference import predict
 from reviews.models import UserReview
-from reviews.privacy import hash_ip
 from tests.conftest import ROOT, browser_marks, free_port
 
 selenium = pytest.importorskip("selenium")

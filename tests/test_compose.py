@@ -12,6 +12,7 @@ import yaml
 from django.core.management import get_commands
 from django.urls import resolve
 
+from core.queues import QUEUES
 from tests.conftest import ROOT
 
 APP_SERVICES = ("migrate", "web", "worker")  # services that run Starling's own image
@@ -70,8 +71,10 @@ def test_every_command_names_a_real_management_command_or_module(name):
 def test_the_worker_serves_every_configured_queue(settings):
     argv = command_words(SERVICES["worker"])[0]
 
-    assert argv[:3] == ["python", "manage.py", "rqworker"]
-    assert {word for word in argv[3:] if not word.startswith("-")} == set(settings.RQ_QUEUES)
+    # `jobworker` with no queue named listens on every queue of the registry that RQ_QUEUES is built from.
+    assert argv[:3] == ["python", "manage.py", "jobworker"]
+    assert [word for word in argv[3:] if not word.startswith("-")] == []
+    assert set(QUEUES) == set(settings.RQ_QUEUES)
 
 
 def test_the_worker_can_be_scaled():

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from config.jobs import enqueue_run, job_runs_reap
+from core.jobs import enqueue_run, job_runs_reap
 from crawling.models import CrawlRun
 from tests.conftest import ROOT
 
@@ -40,7 +40,7 @@ def wait_for_status(run: CrawlRun, status: str, timeout: float = 60) -> None:
 
 def test_a_killed_worker_leaves_a_failed_run_with_the_reason(subprocess_env):
     run = CrawlRun.objects.create(params={"note": "reaper test"})
-    enqueue_run(run, "tests.jobs_for_tests.sleepy_job", queue="default", timeout=600)
+    enqueue_run(run, "tests.jobs_for_tests.sleepy_job", queue="default")
     worker = start_worker(subprocess_env)
     try:
         wait_for_status(run, CrawlRun.Status.RUNNING)
@@ -64,7 +64,7 @@ def test_a_killed_worker_leaves_a_failed_run_with_the_reason(subprocess_env):
 
 def test_finished_runs_are_left_alone(subprocess_env):
     run = CrawlRun.objects.create(params={})
-    enqueue_run(run, "tests.jobs_for_tests.quick_job", queue="default", timeout=60)
+    enqueue_run(run, "tests.jobs_for_tests.quick_job", queue="default")
     subprocess.run(
         [sys.executable, "manage.py", "rqworker", "default", "--burst"], cwd=ROOT, env=subprocess_env, timeout=120
     )

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from config.jobs import JobQueueUnavailable
+from core.jobs import JobQueueUnavailable
 from ml.jobs import training_job
 from ml.models import ModelVersion, TrainingRun
 from ml.services import training_run_start

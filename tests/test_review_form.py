@@ -9,8 +9,8 @@ from django.test import Client
 
 from brands.models import Company
 from brands.services import company_upsert
+from core.privacy import hash_ip
 from reviews.models import UserReview
-from reviews.privacy import hash_ip
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ import urllib.request
 import psutil
 import pytest
 
-from config.stack import redis_answers
+from core.stack import redis_answers
 from tests.conftest import ROOT, free_port
 
 pytestmark = pytest.mark.slow
@@ -51,7 +51,7 @@ def test_one_interrupt_brings_the_whole_site_up_and_down(tmp_path):
         children = psutil.Process(stack.pid).children(recursive=True)
         commands = " ".join(" ".join(child.cmdline()) for child in children)
         assert "redis-server" in commands
-        assert "rqworker" in commands
+        assert "jobworker" in commands
         assert "daphne" in commands
 
         stack.send_signal(signal.SIGINT)

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from config.jobs import job_runs_reap
+from core.jobs import job_runs_reap
 from crawling.models import CrawlRun
 from crawling.services import crawl_run_retry, crawl_run_start
 from ml.models import TrainingRun

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from config.jobs import execute_run
+from core.jobs import execute_run
 from crawling.models import CrawlRun
 from crawling.services import DEFAULT_START_URL, crawl_run_create, crawl_runs_mark_abandoned
 

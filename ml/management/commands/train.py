@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from config.jobs import execute_run
+from core.jobs import execute_run
 from ml.config import ARCHITECTURES, DEFAULT_ARCHITECTURE, TrainingOptionsError
 from ml.models import TrainingRun
 from ml.services import training_run_create_local, training_run_execute

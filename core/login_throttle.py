@@ -14,13 +14,13 @@ from django.core.cache import cache
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 
-from reviews.privacy import hash_ip
+from core.privacy import client_ip, hash_ip
 
 LOGIN_PATHS = ("/admin/login/",)
 
 
 def _key(request: HttpRequest, username: str) -> str:
-    return f"login-failures:{hash_ip(request.META.get('REMOTE_ADDR'))}:{hash_ip(username.strip().lower())}"
+    return f"login-failures:{hash_ip(client_ip(request))}:{hash_ip(username.strip().lower())}"
 
 
 def _safe(action: Callable[[], object], default: object = None) -> object:

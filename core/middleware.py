@@ -1,14 +1,22 @@
-"""Response headers Django 5.2 does not set itself: a strict Content-Security-Policy and Permissions-Policy.
+"""The site's own middleware: security headers, the NUL guard, and a 503 when the database is down.
 
 Pages load scripts and styles only from this site; no inline scripts anywhere. The admin keeps
-inline *styles* (its templates use style attributes), never inline scripts.
+inline *styles* (its templates use style attributes), never inline scripts. API errors use the one
+error body of `core.errors`.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.template.loader import render_to_string
+
+from core.errors import error_body
+
+logger = logging.getLogger(__name__)
 
 _BASE = {
     "default-src": "'self'",
@@ -58,8 +66,38 @@ class NullCharacterGuard:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if "\x00" in request.path or any("\x00" in key or "\x00" in value for key, value in request.GET.items()):
             if request.path.startswith("/api/"):
-                return JsonResponse(
-                    {"error": {"status": 400, "code": "invalid", "message": self.MESSAGE, "fields": {}}}, status=400
-                )
+                return JsonResponse(error_body(status=400, code="invalid", message=self.MESSAGE), status=400)
             return HttpResponseBadRequest(self.MESSAGE, content_type="text/plain; charset=utf-8")
         return self.get_response(request)
+
+
+RETRY_AFTER_SECONDS = 30
+_MESSAGE = "Starling is temporarily unavailable: its database cannot be reached. Please try again in a minute."
+
+
+class DatabaseUnavailableMiddleware:
+    """Turns a lost database connection into a 503 with Retry-After."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, OperationalError | InterfaceError) or _is_data_error(exception):
+            return None
+        logger.error("Database unavailable on %s %s: %s", request.method, request.path, exception)
+        if request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", ""):
+            body = error_body(status=503, code="database_unavailable", message=_MESSAGE)
+            response = JsonResponse(body, status=503)
+        else:
+            response = HttpResponse(render_to_string("503.html", {"message": _MESSAGE}), status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+
+def _is_data_error(exception: DatabaseError) -> bool:
+    """SQLite reports some bad queries as OperationalError too; those are bugs, not outages."""
+    text = str(exception).lower()
+    return "no such table" in text or "no such column" in text or "syntax error" in text

@@ -7,7 +7,8 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from config.stack import Stack
+from core.queues import DEFAULT_REDIS_URL
+from core.stack import Stack
 
 
 class Command(BaseCommand):
@@ -22,7 +23,7 @@ class Command(BaseCommand):
         stack = Stack(
             host=host,
             port=port,
-            redis_url=settings.REDIS_URL or "redis://127.0.0.1:6379/0",
+            redis_url=settings.REDIS_URL or DEFAULT_REDIS_URL,
             var_dir=settings.VAR_DIR,
             workers=workers,
         )

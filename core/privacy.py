@@ -1,0 +1,37 @@
+"""Visitors' IP addresses: read from one place (`client_ip`), kept only as a salted hash (`hash_ip`)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from django.conf import settings
+
+
+def _salt() -> bytes:
+    explicit = settings.IP_HASH_SALT
+    if explicit:
+        return explicit.encode()
+    return hmac.new(settings.SECRET_KEY.encode(), b"starling-ip-hash", hashlib.sha256).digest()
+
+
+def hash_ip(ip: str | None) -> str:
+    """Salted SHA-256 of an IP address (hex); empty when the IP is unknown."""
+    if not ip:
+        return ""
+    return hmac.new(_salt(), ip.strip().encode(), hashlib.sha256).hexdigest()
+
+
+def client_ip(request) -> str | None:
+    """The visitor's address: the socket's, or behind TRUSTED_PROXIES proxies the one they name.
+
+    X-Forwarded-For is read only as far as the trusted proxies reach: with N of them, the N-th
+    address from the right is the client (anything further left is the client's own claim).
+    """
+    remote = request.META.get("REMOTE_ADDR")
+    proxies = settings.TRUSTED_PROXIES
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
+    if not proxies or not forwarded:
+        return remote
+    addresses = [address.strip() for address in forwarded.split(",")]
+    return addresses[-min(proxies, len(addresses))] or remote
