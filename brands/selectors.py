@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from django.db.models import F, Q, QuerySet
 
+from brands.domains import normalize_domain
 from brands.models import Category, Company
 
 # How the brand list can be ordered: the value of `?sort=` → the ORDER BY.
@@ -74,3 +75,13 @@ def company_website_url(company: Company) -> str:
     if website.lower().startswith(("http://", "https://")):
         return website
     return f"https://{company.domain}/" if company.domain else ""
+
+
+def company_matching(*, domain: str = "", name: str = "") -> Company | None:
+    """The company a brand with this domain or name already is: by normalised domain, else by name
+    (case-insensitive) among companies that have no domain. The one rule every writer of companies uses."""
+    domain = normalize_domain(domain)
+    if domain and (found := Company.objects.filter(domain=domain).first()):
+        return found
+    name = (name or "").strip()
+    return Company.objects.filter(name__iexact=name, domain__isnull=True).first() if name else None

@@ -248,6 +248,10 @@ WEBSOCKET_MAX_MESSAGE_BYTES = env_int("WEBSOCKET_MAX_MESSAGE_BYTES", 64 * 1024, 
 ML_MODELS_DIR = MEDIA_ROOT / "models"
 TORCH_THREADS = env_int("TORCH_THREADS", 1, minimum=1)
 PREDICTION_MAX_CHARS = env_int("PREDICTION_MAX_CHARS", 5000, minimum=1)
+# Live scoring: each websocket connection may send this many messages a second on average, and a
+# burst of this many at once (a fast typist with a 100 ms debounce sends at most 10 a second).
+SENTIMENT_WS_RATE = env_float("SENTIMENT_WS_RATE", 20.0)
+SENTIMENT_WS_BURST = env_int("SENTIMENT_WS_BURST", 40, minimum=1)
 
 # Reviews written by visitors.
 REVIEW_MIN_CHARS = env_int("REVIEW_MIN_CHARS", 10, minimum=1)

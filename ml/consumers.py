@@ -25,10 +25,6 @@ from django.db import connections
 
 logger = logging.getLogger(__name__)
 
-# Per connection: a sustained rate and a burst (a fast typist with a 100 ms debounce sends ≤ 10 a second).
-# Overridable in settings as SENTIMENT_WS_RATE (messages a second) and SENTIMENT_WS_BURST.
-DEFAULT_RATE = 20.0
-DEFAULT_BURST = 40
 MAX_BATCH = 64
 _ID_MAX_CHARS = 100
 
@@ -123,8 +119,8 @@ class SentimentConsumer(AsyncJsonWebsocketConsumer):
     channel_layer_alias = None
 
     async def connect(self) -> None:
-        self.rate = float(getattr(settings, "SENTIMENT_WS_RATE", DEFAULT_RATE))
-        self.limit = RateLimit(self.rate, int(getattr(settings, "SENTIMENT_WS_BURST", DEFAULT_BURST)))
+        self.rate = settings.SENTIMENT_WS_RATE
+        self.limit = RateLimit(self.rate, settings.SENTIMENT_WS_BURST)
         self.max_chars = settings.PREDICTION_MAX_CHARS
         self.waiting: tuple[object, str] | None = None  # (id, text) not yet handed to the scorer
         self.scorer: asyncio.Task | None = None

@@ -196,6 +196,16 @@ def active_version_changed() -> None:
         _predictor.expire()
 
 
+def predictor_reset() -> None:
+    """Forget this process's predictor and the shared note of the active version: the next prediction
+    loads the active model afresh. For tests and for operators after changing model files by hand."""
+    global _predictor, _cache_down_until
+    with _predictor_lock:
+        _predictor = None
+    _cache_down_until = 0.0
+    _cache_call("delete", CACHE_KEY)
+
+
 def predict(text: str) -> dict:
     """The prediction object for one text, from the active model."""
     return get_predictor().predict_batch([text])[0]
