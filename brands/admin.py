@@ -15,7 +15,8 @@ from django.utils.http import urlencode
 from brands.admin_filters import CategoryLevelFilter, CompanyCategoryFilter
 from brands.domains import normalize_domain
 from brands.models import Category, Company
-from brands.services import company_refresh_aggregates, company_set_active
+from brands.services import company_set_active
+from reviews.services import company_refresh_aggregates
 
 SOURCE_FIELDS = ("source", "source_id", "created_at", "updated_at")
 ACTION_BATCH_SIZE = 1000

@@ -17,8 +17,11 @@ from django.core.validators import URLValidator
 from django.db import transaction
 
 from brands.domains import normalize_domain
-from brands.models import Category, Company
+from brands.models import Category
+from brands.selectors import company_matching
 from brands.services import category_upsert, company_upsert
+from core.csvfiles import ragged_row_problem
+from core.errors import StarlingError
 
 STARTER_BRANDS_CSV = Path(__file__).resolve().parent / "starter_brands.csv"
 REQUIRED_COLUMNS = ("name", "category")
@@ -26,7 +29,7 @@ OPTIONAL_COLUMNS = ("domain", "website", "sub_category")
 _MAX_REPORTED_ERRORS = 20
 
 
-class BrandCatalogError(Exception):
+class BrandCatalogError(StarlingError):
     """A brand list that cannot be loaded; the message names the lines and what is wrong."""
 
 
@@ -84,8 +87,8 @@ def brand_rows_read(text: str) -> list[BrandRow]:
     check_url = URLValidator(schemes=["http", "https"])
     for raw in reader:
         line = reader.line_num
-        if None in raw or any(value is None for value in raw.values()):
-            errors.append(f"line {line}: has {_field_count(raw)} fields, the header has {len(header)}")
+        if ragged := ragged_row_problem(raw, header_fields=len(header)):
+            errors.append(f"line {line}: {ragged}")
             continue
         values = {key.strip(): (value or "").strip() for key, value in raw.items()}
         problems = []
@@ -157,7 +160,7 @@ def _brand_row_store(
         if (name, parent) not in categories:
             categories[name, parent] = category_upsert(name=name, parent=categories[parent, ""] if parent else None)
     own = [categories[key] for key in wanted]
-    before = _company_matching(row)
+    before = company_matching(domain=row.domain, name=row.name)  # what company_upsert is about to find
     company = company_upsert(name=row.name, domain=row.domain, website=row.website, source=source)
     linked = set(company.categories.values_list("pk", flat=True))
     missing = [category for category in own if category.pk not in linked]
@@ -169,17 +172,3 @@ def _brand_row_store(
         summary.updated.append(company.name)
     else:
         summary.unchanged += 1
-
-
-def _company_matching(row: BrandRow) -> Company | None:
-    """The company company_upsert will find for this row, looked up the same way (domain, else name)."""
-    if row.domain:
-        found = Company.objects.filter(domain=row.domain).first()
-        if found:
-            return found
-    return Company.objects.filter(name__iexact=row.name, domain__isnull=True).first()
-
-
-def _field_count(raw: dict) -> int:
-    extra = raw.get(None) or []
-    return sum(1 for key, value in raw.items() if key is not None and value is not None) + len(extra)

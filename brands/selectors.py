@@ -1,4 +1,4 @@
-"""Reads of brands: a random one to review, the searchable list, one brand's page."""
+"""Reads of brands: a random one to review, the searchable list, one brand's page, which company a brand is."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import random
 from collections.abc import Iterable
 
 from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Lower
 
 from brands.domains import normalize_domain
 from brands.models import Category, Company
@@ -85,3 +86,37 @@ def company_matching(*, domain: str = "", name: str = "") -> Company | None:
         return found
     name = (name or "").strip()
     return Company.objects.filter(name__iexact=name, domain__isnull=True).first() if name else None
+
+
+_LOOKUP_BATCH = 500  # values per IN (...) query, well under every database's limit on parameters
+
+
+def companies_matching(brands: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, str | None]]:
+    """company_matching for many (domain, name) pairs in a few queries, for bulk loads.
+
+    Maps each pair that matches a company to that company's id and domain: its domain when it matched by
+    domain, None when it matched by name (a company without a domain). Pairs that match nothing are left out.
+    """
+    wanted = {pair: (normalize_domain(pair[0]), (pair[1] or "").strip().lower()) for pair in brands}
+    domains = sorted({domain for domain, _ in wanted.values() if domain})
+    by_domain: dict[str, int] = {}
+    for start in range(0, len(domains), _LOOKUP_BATCH):
+        batch = domains[start : start + _LOOKUP_BATCH]
+        by_domain.update(Company.objects.filter(domain__in=batch).values_list("domain", "pk"))
+    names = sorted({name for domain, name in wanted.values() if name and domain not in by_domain})
+    by_name: dict[str, int] = {}
+    for start in range(0, len(names), _LOOKUP_BATCH):
+        batch = names[start : start + _LOOKUP_BATCH]
+        by_name.update(
+            Company.objects.filter(domain__isnull=True)
+            .annotate(lower_name=Lower("name"))
+            .filter(lower_name__in=batch)
+            .values_list("lower_name", "pk")
+        )
+    matched: dict[tuple[str, str], tuple[int, str | None]] = {}
+    for pair, (domain, name) in wanted.items():
+        if domain in by_domain:
+            matched[pair] = (by_domain[domain], domain)
+        elif name in by_name:
+            matched[pair] = (by_name[name], None)
+    return matched

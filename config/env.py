@@ -10,8 +10,7 @@ import os
 
 from django.core.exceptions import ImproperlyConfigured
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+from core.values import parse_yes_no
 
 
 def env_str(name: str, default: str = "") -> str:
@@ -24,11 +23,9 @@ def env_bool(name: str, default: bool = False) -> bool:
     raw = os.environ.get(name)
     if raw is None:
         return default
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
+    value = parse_yes_no(raw)
+    if value is not None:
+        return value
     raise ImproperlyConfigured(f"{name}={raw!r} is not a yes/no value (use 1/0, true/false).")
 
 

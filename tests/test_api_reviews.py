@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import User
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from brands.models import Company
-from brands.services import company_upsert
 from core.privacy import hash_ip
 from reviews.models import UserReview
 from reviews.services import user_review_create, user_review_set_status
+from tests.factories import company_create
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_cache")]  # no throttle counts from before
 URL = "/api/reviews/"
 REVIEW = {"brand": "acme-shoes", "text": "Nice shoes, fair price.", "rating": 4}
 PUBLIC_FIELDS = {"id", "brand", "brand_name", "text", "rating", "suggested_rating", "score", "model", "created_at"}
-
-
-@pytest.fixture(autouse=True)
-def fresh_throttles():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
@@ -33,12 +24,12 @@ def client() -> APIClient:
 
 @pytest.fixture
 def acme() -> Company:
-    return company_upsert(name="Acme Shoes", domain="acme-shoes.example")
+    return company_create(name="Acme Shoes")
 
 
 @pytest.fixture
 def boots() -> Company:
-    return company_upsert(name="Boots & Co", domain="boots.example")
+    return company_create(name="Boots & Co", domain="boots.example")
 
 
 def write(client: APIClient, **fields):
@@ -118,10 +109,9 @@ def test_the_services_own_checks_come_back_in_the_same_format(client, acme):
     assert not UserReview.objects.exists()
 
 
-def test_a_logged_in_browser_needs_its_csrf_token(acme):
-    user = User.objects.create_user("visitor", password="pw-visitor-123")
+def test_a_logged_in_browser_needs_its_csrf_token(acme, outsider_user):
     client = APIClient(enforce_csrf_checks=True)
-    client.force_login(user)
+    client.force_login(outsider_user)
 
     response = write(client, brand="acme-shoes", text="Long enough text", rating=3)
 
@@ -206,11 +196,8 @@ def test_a_forged_forwarded_for_header_does_not_dodge_the_limit(client, acme, se
 
 
 def test_behind_a_trusted_proxy_the_forwarded_client_counts(client, acme, settings):
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "NUM_PROXIES": 1,
-        "DEFAULT_THROTTLE_RATES": {"review_create": "1/hour"},
-    }
+    settings.TRUSTED_PROXIES = 1
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"review_create": "1/hour"}}
 
     first = client.post(URL, REVIEW, format="json", HTTP_X_FORWARDED_FOR="198.51.100.1")
     second = client.post(URL, REVIEW, format="json", HTTP_X_FORWARDED_FOR="198.51.100.2")

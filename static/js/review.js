@@ -38,13 +38,6 @@
 
   // --- showing a prediction ---------------------------------------------------------------------
 
-  function band(score) {
-    if (score < 0.33) {
-      return "bad";
-    }
-    return score < 0.67 ? "average" : "good";
-  }
-
   function showHint() {
     const visible = userPicked && suggestion !== null;
     suggestedHint.hidden = !visible;
@@ -72,12 +65,14 @@
       return;
     }
     const percent = Math.round(prediction.score * 100);
+    // The band is the server's label (the model's most likely class), never re-derived from the score here.
+    const label = prediction.label;
     fill.style.width = percent + "%";
-    sentiment.dataset.band = band(prediction.score);
+    sentiment.dataset.band = label;
     sentiment.dataset.score = String(prediction.score);
     suggestion = prediction.suggested_rating;
     sentimentText.textContent = "Sentiment " + percent + "% positive. Suggested rating: " + suggestion + " of 5 stars.";
-    const words = { bad: "negative", average: "mixed", good: "positive" }[band(prediction.score)];
+    const words = { bad: "negative", average: "mixed", good: "positive" }[label];
     const summary = "Sentiment " + words + ", suggested " + suggestion + " stars.";
     if (summary !== announced) {
       announced = summary; // a screen reader hears changes, not every keystroke's percentage

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from brands.catalog import STARTER_BRANDS_CSV, BrandCatalogError, brands_load_csv
+from brands.catalog import STARTER_BRANDS_CSV, brands_load_csv
 from brands.models import Company
+from core.errors import StarlingError
 
 
 class Command(BaseCommand):
@@ -26,6 +27,6 @@ class Command(BaseCommand):
             return
         try:
             summary = brands_load_csv(path=csv_path, source="import" if csv_path else "starter")
-        except BrandCatalogError as exc:
+        except StarlingError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"{csv_path or STARTER_BRANDS_CSV.name}: {summary.describe()}")
