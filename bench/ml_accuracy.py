@@ -30,8 +30,9 @@ from ml import lexicon  # noqa: E402
 from ml.config import TrainingOptions  # noqa: E402
 from ml.data import dataset_from_rows  # noqa: E402
 from ml.metrics import classification_report  # noqa: E402
-from ml.prediction import LABELS, score_from_probabilities, suggested_rating_from_score  # noqa: E402
+from ml.prediction import score_from_probabilities, suggested_rating_from_score  # noqa: E402
 from ml.train import train_model  # noqa: E402
+from reviews.labels import LABELS  # noqa: E402
 
 
 def tfidf_logreg(splits) -> tuple[dict, dict]:

@@ -39,8 +39,9 @@ from ml.config import TrainingOptions  # noqa: E402
 from ml.data import dataset_from_rows  # noqa: E402
 from ml.inference import clean_text  # noqa: E402
 from ml.model import CharCNN, CharCNNConfig  # noqa: E402
-from ml.prediction import LABELS, prediction_from_probabilities  # noqa: E402
+from ml.prediction import prediction_from_probabilities  # noqa: E402
 from ml.train import train_model  # noqa: E402
+from reviews.labels import LABELS  # noqa: E402
 
 
 def served_predict(model, texts: list[str]) -> list[dict]:

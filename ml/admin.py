@@ -12,12 +12,12 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from core.jobs import JobQueueUnavailable
+from core.errors import StarlingError
 from ml.charts import confusion_matrix_svg, training_curves_svg
 from ml.forms import TrainingRunStartForm
 from ml.models import ModelVersion, TrainingRun
-from ml.prediction import LABELS
-from ml.services import ModelVersionError, model_version_activate, training_run_retry, training_run_start
+from ml.services import model_version_activate, training_run_retry, training_run_start
+from reviews.labels import LABELS
 
 
 def version_history(version: ModelVersion) -> list[dict]:
@@ -105,7 +105,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         version = queryset.get()
         try:
             model_version_activate(version=version)
-        except ModelVersionError as exc:
+        except StarlingError as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return
         self.message_user(request, f"{version.name} is now served.", messages.SUCCESS)
@@ -202,7 +202,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
         for run in queryset:
             try:
                 new = training_run_retry(run=run, user=request.user)
-            except JobQueueUnavailable as exc:
+            except StarlingError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
                 return
             self.message_user(request, f"Started training #{new.pk} (retry of #{run.pk}).", messages.SUCCESS)
@@ -215,7 +215,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 run = training_run_start(params=form.cleaned_data, user=request.user)
-            except JobQueueUnavailable as exc:
+            except StarlingError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
                 self.message_user(request, f"Training #{run.pk} is queued.", messages.SUCCESS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.request import Request
@@ -13,7 +13,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api_errors import RETRY_AFTER, error_responses
-from ml.config import TrainingOptionsError
 from ml.inference import predict
 from ml.models import ModelVersion, TrainingRun
 from ml.serializers import (
@@ -23,7 +22,7 @@ from ml.serializers import (
     TrainingRunSerializer,
     TrainingStartSerializer,
 )
-from ml.services import ModelVersionError, model_version_activate, training_run_start
+from ml.services import model_version_activate, training_run_start
 
 PREDICT_EXAMPLES = [
     OpenApiExample(
@@ -122,10 +121,7 @@ class TrainingRunListView(ListAPIView):
         """Validate the options, start training through the service, answer with the queued run."""
         serializer = TrainingStartSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            run = training_run_start(params=serializer.validated_data, user=request.user)
-        except TrainingOptionsError as exc:
-            raise ValidationError(str(exc)) from exc
+        run = training_run_start(params=serializer.validated_data, user=request.user)
         run.refresh_from_db()
         return Response(TrainingRunSerializer(run).data, status=status.HTTP_201_CREATED)
 
@@ -187,8 +183,5 @@ class ModelVersionActivateView(APIView):
         version = ModelVersion.objects.filter(pk=pk).first()
         if version is None:
             raise NotFound(f"No model version with id {pk}.")
-        try:
-            version = model_version_activate(version=version)
-        except ModelVersionError as exc:
-            raise ValidationError(str(exc)) from exc
+        version = model_version_activate(version=version)
         return Response(ModelVersionSerializer(version).data)

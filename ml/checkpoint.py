@@ -16,15 +16,18 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.errors import StarlingError
 from ml.encoding import CharEncoding, NgramEncoding, encoding_from_description
 from ml.model import build_network, config_from_dict, config_to_dict
-from ml.prediction import LABELS
+from reviews.labels import LABELS
 
 FORMAT = "starling-sentiment/1"
 
 
-class CheckpointError(Exception):
+class CheckpointError(StarlingError):
     """A checkpoint file is missing, unreadable or not a Starling sentiment model."""
+
+    code = "checkpoint_unusable"
 
 
 @dataclass

@@ -1,88 +1,132 @@
-"""Training options: one dataclass, validated once, shared by the admin form, the API and `manage.py train`."""
+"""Training options: one table of bounds, one dataclass validated against it.
+
+`TRAINING_OPTIONS` is the one home of each option's type, bounds, default and help. The service
+validates with it (`TrainingOptions.from_params`); the admin form, the API serializer and
+`manage.py train` build their fields from it, so an entry point never disagrees with the service.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-ARCHITECTURES: tuple[str, ...] = ("fasttext", "charcnn", "cnn")
-DEFAULT_ARCHITECTURE = "fasttext"
+from core.errors import StarlingError
+from core.values import parse_yes_no
+from ml.architectures import ARCHITECTURE_SPECS, DEFAULT_ARCHITECTURE
+
+ARCHITECTURES: tuple[str, ...] = tuple(ARCHITECTURE_SPECS)
 
 
-class TrainingOptionsError(ValueError):
-    """An option of a training run is missing or out of range."""
+class TrainingOptionsError(StarlingError):
+    """An option of a training run is unknown, of the wrong type or out of range."""
+
+    code = "invalid_options"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One training option: its type, bounds (inclusive), default and the help every entry point shows."""
+
+    kind: type
+    default: object
+    help: str
+    minimum: int | float | None = None
+    maximum: int | float | None = None
+    max_length: int | None = None
+    choices: tuple[str, ...] | None = None
+
+
+TRAINING_OPTIONS: dict[str, Option] = {
+    "architecture": Option(str, DEFAULT_ARCHITECTURE, "The network to train.", choices=ARCHITECTURES),
+    "epochs": Option(int, 0, "Maximum epochs; 0: the architecture's default.", 0, 500),
+    "batch_size": Option(int, 0, "Texts per step; 0: the architecture's default.", 0, 4096),
+    "learning_rate": Option(float, 0.0, "Step size; 0: the architecture's default.", 0.0, 1.0),
+    "seed": Option(int, 1234, "Same seed, same data: the same model.", 0, 2**31 - 1),
+    "patience": Option(int, 3, "Stop after this many epochs without a better validation macro-F1.", 1, 100),
+    "language": Option(
+        str, "en", "Train on reviews in this language code (and those with none); empty: every language.", max_length=16
+    ),
+    "include_user_reviews": Option(bool, False, "Add visitors' reviews with the rating they chose."),
+    "activate": Option(bool, False, "Serve the new model when training succeeds."),
+    "max_rows": Option(int, 0, "Use at most this many reviews; 0: all of them.", 0, 10**8),
+}
+
+
+def _bound(value: int | float) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _typed(kind: type, value: object, name: str) -> object:
+    """`value` as `kind`: a bool from yes/no words, an int from a whole number, a float, or a stripped str."""
+    try:
+        if kind is bool:
+            typed = parse_yes_no(value)
+            if typed is None:
+                raise ValueError
+            return typed
+        if isinstance(value, bool) and kind in (int, float):
+            raise ValueError
+        if kind is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError
+        return str(value).strip() if kind is str else kind(value)
+    except (TypeError, ValueError, OverflowError):
+        raise TrainingOptionsError(
+            f"Training option {name}={value!r} is not a valid {kind.__name__}.", field=name
+        ) from None
+
+
+def option_value(name: str, value: object) -> object:
+    """`value` as option `name`'s type, checked against its bounds; raise TrainingOptionsError if it is not."""
+    option = TRAINING_OPTIONS[name]
+    value = _typed(option.kind, value, name)
+    if option.choices is not None and value not in option.choices:
+        raise TrainingOptionsError(f"Unknown {name} {value!r}; choose one of: {', '.join(option.choices)}.", field=name)
+    if option.minimum is not None and option.maximum is not None and not option.minimum <= value <= option.maximum:
+        raise TrainingOptionsError(
+            f"Training option {name}={value} must be between {_bound(option.minimum)} and {_bound(option.maximum)}.",
+            field=name,
+        )
+    if option.max_length is not None and len(value) > option.max_length:
+        raise TrainingOptionsError(
+            f"Training option {name}={value!r} is longer than {option.max_length} characters. {option.help}",
+            field=name,
+        )
+    return value
+
+
+def _default(name: str):
+    return TRAINING_OPTIONS[name].default
 
 
 @dataclass(frozen=True)
 class TrainingOptions:
-    """What a training run was asked to do (stored as `TrainingRun.params`)."""
+    """What a training run was asked to do (stored as `TrainingRun.params`); fields as in TRAINING_OPTIONS."""
 
-    architecture: str = DEFAULT_ARCHITECTURE
-    epochs: int = 0  # 0: the architecture's own default
-    batch_size: int = 0  # 0: the architecture's own default
-    learning_rate: float = 0.0  # 0: the architecture's own default
-    seed: int = 1234
-    patience: int = 3
-    language: str = "en"  # "" keeps every language; rows with no language are always kept
-    include_user_reviews: bool = False
-    activate: bool = False
-    max_rows: int = 0  # 0: no limit
+    architecture: str = _default("architecture")
+    epochs: int = _default("epochs")
+    batch_size: int = _default("batch_size")
+    learning_rate: float = _default("learning_rate")
+    seed: int = _default("seed")
+    patience: int = _default("patience")
+    language: str = _default("language")
+    include_user_reviews: bool = _default("include_user_reviews")
+    activate: bool = _default("activate")
+    max_rows: int = _default("max_rows")
 
     @classmethod
     def from_params(cls, params: dict | None) -> TrainingOptions:
         """Validate a plain dict (JSON from a form or the API); unknown keys and bad values raise."""
         params = dict(params or {})
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(params) - set(known))
+        unknown = sorted(set(params) - set(TRAINING_OPTIONS))
         if unknown:
-            raise TrainingOptionsError(f"Unknown training option(s): {', '.join(unknown)}. Known: {', '.join(known)}.")
-        values = {}
-        for name, value in params.items():
-            kind = type(getattr(cls, name))
-            if value is None:
-                continue
-            try:
-                if kind is bool:
-                    if isinstance(value, str):
-                        value = value.strip().lower() in {"1", "true", "yes", "on"}
-                    values[name] = bool(value)
-                elif kind is int:
-                    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                        raise ValueError
-                    values[name] = int(value)
-                elif kind is float:
-                    values[name] = float(value)
-                else:
-                    values[name] = str(value).strip()
-            except (TypeError, ValueError):
-                raise TrainingOptionsError(
-                    f"Training option {name}={value!r} is not a valid {kind.__name__}."
-                ) from None
-        options = cls(**values)
-        options.check()
-        return options
-
-    def check(self) -> None:
-        """Raise TrainingOptionsError when a value is out of range."""
-        if self.architecture not in ARCHITECTURES:
             raise TrainingOptionsError(
-                f"Unknown architecture {self.architecture!r}; choose one of: {', '.join(ARCHITECTURES)}."
+                f"Unknown training option(s): {', '.join(unknown)}. Known: {', '.join(TRAINING_OPTIONS)}."
             )
-        ranges = {
-            "epochs": (0, 500),
-            "batch_size": (0, 4096),
-            "seed": (0, 2**31 - 1),
-            "patience": (1, 100),
-            "max_rows": (0, 10**8),
-        }
-        for name, (low, high) in ranges.items():
-            value = getattr(self, name)
-            if not low <= value <= high:
-                raise TrainingOptionsError(f"Training option {name}={value} must be between {low} and {high}.")
-        if not 0.0 <= self.learning_rate <= 1.0:
-            raise TrainingOptionsError(f"learning_rate={self.learning_rate} must be between 0 and 1.")
-        if len(self.language) > 16:
-            raise TrainingOptionsError("language must be a language code such as 'en', or empty for all.")
+        return cls(**{name: option_value(name, value) for name, value in params.items() if value is not None})
 
     def to_params(self) -> dict:
         """A plain dict, ready for a JSON field."""
         return asdict(self)
+
+
+if {f.name for f in fields(TrainingOptions)} != set(TRAINING_OPTIONS):  # pragma: no cover - a typo guard
+    raise RuntimeError("TrainingOptions and TRAINING_OPTIONS must name the same options.")

@@ -3,7 +3,8 @@
 Protocol (fixed in ARCHITECTURE.md): the client sends `{"text": "...", "id": 17}`; the server answers
 with the prediction object plus `id`. Only the newest waiting text of a connection is scored; an older
 one still waiting is answered `{"id": n, "stale": true}`. A bad message gets `{"id": n, "error": "..."}`
-and the connection stays open.
+and the connection stays open. A connection may send SENTIMENT_WS_RATE messages a second on average
+(SENTIMENT_WS_BURST at once); a faster one is answered with an error until it slows down.
 
 Scoring never runs on the event loop: every connection of a process hands its text to one
 `SentimentBatcher`, which sends whatever is waiting as one `predict_batch` call to a worker thread.

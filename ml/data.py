@@ -1,9 +1,9 @@
 """The labelled dataset: rows from the database (or any labelled rows), de-duplicated, split by class.
 
-`dataset_build` reads `ScrapedReview` rows that staff have not excluded (labels come from stars
-through reviews.labels), keeps one language (English by default; rows with no language, such as
-imported CSV rows, are kept) and optionally adds visitors' `UserReview` rows with the rating they
-chose. `dataset_from_rows` does the rest without Django, so benchmarks can use it on a CSV.
+`dataset_build` takes its rows from the reviews app (`reviews.selectors.training_rows`: scraped
+reviews staff have not excluded, in one language, English by default, and optionally visitors'
+reviews labelled by the rating they chose). `dataset_from_rows` does the rest without Django, so
+benchmarks can use it on a CSV.
 """
 
 from __future__ import annotations
@@ -15,15 +15,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ml.prediction import LABELS
+from core.errors import StarlingError
+from reviews.labels import LABELS
 
 MIN_ROWS_PER_CLASS = 10
 SPLIT_FRACTIONS = {"validation": 0.1, "test": 0.1}
 _SPACES = re.compile(r"\s+")
 
 
-class NotEnoughData(ValueError):
+class NotEnoughData(StarlingError):
     """Too few labelled rows to train; the message says which classes are short."""
+
+    code = "not_enough_data"
 
 
 @dataclass
@@ -106,24 +109,10 @@ def dataset_build(
     *, language: str = "en", include_user_reviews: bool = False, seed: int = 1234, max_rows: int = 0
 ) -> Dataset:
     """The training dataset from the database (see the module docstring)."""
-    from django.db.models import Q
+    from reviews.selectors import training_rows
 
-    from reviews.labels import stars_to_label
-    from reviews.models import ScrapedReview, UserReview
-
-    reviews = ScrapedReview.objects.filter(excluded=False)
-    if language:
-        code = language.strip().lower()
-        reviews = reviews.filter(Q(language="") | Q(language__iexact=code) | Q(language__istartswith=f"{code}-"))
-    rows: list[tuple[str, str, str]] = [
-        (f"s{pk}", text, label) for pk, text, label in reviews.order_by("pk").values_list("pk", "text", "label")
-    ]
-    user_rows = 0
-    if include_user_reviews:
-        visible = UserReview.objects.filter(status=UserReview.Status.VISIBLE).order_by("pk")
-        for pk, text, rating in visible.values_list("pk", "text", "rating"):
-            rows.append((f"u{pk}", text, stars_to_label(rating)))
-            user_rows += 1
+    rows = training_rows(language=language, include_user_reviews=include_user_reviews)
+    user_rows = sum(1 for row_id, _, _ in rows if row_id.startswith("u"))
     if max_rows and len(rows) > max_rows:
         keep = np.sort(np.random.default_rng(seed).choice(len(rows), size=max_rows, replace=False))
         rows = [rows[i] for i in keep]

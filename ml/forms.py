@@ -1,22 +1,31 @@
-"""The admin form that starts a training run with the main hyper-parameters."""
+"""The admin form that starts a training run: one field per training option, built from their table."""
 
 from __future__ import annotations
 
 from django import forms
 
-from ml.config import ARCHITECTURES, DEFAULT_ARCHITECTURE, TrainingOptions, TrainingOptionsError
+from ml.config import TRAINING_OPTIONS, Option, TrainingOptions, TrainingOptionsError
+
+
+def option_form_field(option: Option) -> forms.Field:
+    """The form field of a training option, with its bounds, default and help."""
+    common = {"initial": option.default, "help_text": option.help}
+    if option.choices is not None:
+        return forms.ChoiceField(choices=[(choice, choice) for choice in option.choices], **common)
+    if option.kind is bool:
+        return forms.BooleanField(required=False, **common)
+    if option.kind is str:
+        return forms.CharField(required=False, max_length=option.max_length, **common)
+    field = forms.FloatField if option.kind is float else forms.IntegerField
+    # Left empty, a number takes its default.
+    return field(required=False, min_value=option.minimum, max_value=option.maximum, **common)
 
 
 class TrainingRunStartForm(forms.Form):
-    architecture = forms.ChoiceField(choices=[(a, a) for a in ARCHITECTURES], initial=DEFAULT_ARCHITECTURE)
-    epochs = forms.IntegerField(min_value=0, max_value=500, initial=0, help_text="0: the architecture's default.")
-    batch_size = forms.IntegerField(min_value=0, max_value=4096, initial=0, help_text="0: the default.")
-    learning_rate = forms.FloatField(min_value=0, max_value=1, initial=0, help_text="0: the default.")
-    seed = forms.IntegerField(min_value=0, initial=1234)
-    patience = forms.IntegerField(min_value=1, max_value=100, initial=3, help_text="Epochs without a better F1.")
-    language = forms.CharField(max_length=16, required=False, initial="en", help_text="Empty: every language.")
-    include_user_reviews = forms.BooleanField(required=False, help_text="Add visitors' reviews with their rating.")
-    activate = forms.BooleanField(required=False, help_text="Serve the new model when training succeeds.")
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name, option in TRAINING_OPTIONS.items():
+            self.fields[name] = option_form_field(option)
 
     def clean(self) -> dict:
         cleaned = super().clean()
@@ -24,5 +33,5 @@ class TrainingRunStartForm(forms.Form):
             try:
                 TrainingOptions.from_params(cleaned)
             except TrainingOptionsError as exc:
-                raise forms.ValidationError(str(exc)) from None
+                self.add_error(exc.field, str(exc))
         return cleaned

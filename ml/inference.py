@@ -27,7 +27,8 @@ from django.conf import settings
 from django.core.cache import cache
 
 from ml import lexicon
-from ml.prediction import LABELS, empty_prediction, prediction_from_probabilities
+from ml.prediction import empty_prediction, prediction_from_probabilities
+from reviews.labels import LABELS
 
 logger = logging.getLogger(__name__)
 

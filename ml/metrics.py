@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ml.prediction import LABELS
+from reviews.labels import LABELS
 
 
 def confusion_matrix(true: Sequence[int], predicted: Sequence[int], classes: int = len(LABELS)) -> np.ndarray:

@@ -2,16 +2,14 @@
 
 `score` is the expected sentiment on [0, 1]: P(good) + 0.5 * P(average).
 `suggested_rating` follows the tutorial's bands: min(int(score * 5 + 1), 5), so 0-0.2 → 1 star,
-0.2-0.4 → 2, ..., 0.8-1 → 5.
-
-Measured against real star ratings (65 English reviews in ../shared/data/trustpilot_pages, served
-fasttext model; bench/ml_accuracy.py): exact star 0.646, within one star 0.892, MAE 0.51. Expected
-stars with the classes at 1.5 / 3 / 4.5 did worse (exact 0.123, MAE 1.02), so these bands stay.
+0.2-0.4 → 2, ..., 0.8-1 → 5. Against real star ratings these bands suggest the visitor's own rating
+more often than expected stars with the classes at 1.5 / 3 / 4.5 do (bench/ml_accuracy.py; the
+figures are in docs/PERFORMANCE.md), so they stay.
 """
 
 from __future__ import annotations
 
-LABELS: tuple[str, ...] = ("bad", "average", "good")
+from reviews.labels import LABELS
 
 
 def empty_prediction(model: str) -> dict:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
-from ml.config import ARCHITECTURES, DEFAULT_ARCHITECTURE
+from ml.config import TRAINING_OPTIONS, Option
 from ml.models import ModelVersion, TrainingRun
-from ml.prediction import LABELS
+from reviews.labels import LABELS
 
 
 class PredictInputSerializer(serializers.Serializer):
@@ -45,23 +45,24 @@ class PredictionSerializer(serializers.Serializer):
     model = serializers.CharField(help_text="The name of the model that scored the text.")
 
 
-class TrainingStartSerializer(serializers.Serializer):
-    """The options of a new training run; the training service checks their ranges and fills in defaults."""
+def option_serializer_field(option: Option) -> serializers.Field:
+    """The API field of a training option, with its bounds and help; absent, the service's default applies."""
+    common = {"required": False, "help_text": f"{option.help} Default: {option.default!r}."}
+    if option.choices is not None:
+        return serializers.ChoiceField(choices=option.choices, **common)
+    if option.kind is bool:
+        return serializers.BooleanField(**common)
+    if option.kind is str:
+        return serializers.CharField(allow_blank=True, max_length=option.max_length, **common)
+    field = serializers.FloatField if option.kind is float else serializers.IntegerField
+    return field(min_value=option.minimum, max_value=option.maximum, **common)
 
-    architecture = serializers.ChoiceField(choices=ARCHITECTURES, required=False, default=DEFAULT_ARCHITECTURE)
-    epochs = serializers.IntegerField(required=False, min_value=0, help_text="0: the architecture's default.")
-    batch_size = serializers.IntegerField(required=False, min_value=0, help_text="0: the architecture's default.")
-    learning_rate = serializers.FloatField(
-        required=False, min_value=0, max_value=1, help_text="0: the architecture's default."
-    )
-    seed = serializers.IntegerField(required=False, min_value=0)
-    patience = serializers.IntegerField(required=False, min_value=1, help_text="Epochs without improvement.")
-    language = serializers.CharField(
-        required=False, allow_blank=True, max_length=16, help_text="Train on reviews in this language; empty: all."
-    )
-    include_user_reviews = serializers.BooleanField(required=False, help_text="Add visitors' reviews to the data.")
-    activate = serializers.BooleanField(required=False, help_text="Serve the new model as soon as it is trained.")
-    max_rows = serializers.IntegerField(required=False, min_value=0, help_text="0: no limit.")
+
+class TrainingStartSerializer(serializers.Serializer):
+    """The options of a new training run, one field per entry of `ml.config.TRAINING_OPTIONS`."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {name: option_serializer_field(option) for name, option in TRAINING_OPTIONS.items()}
 
 
 class ModelVersionSummarySerializer(serializers.ModelSerializer):

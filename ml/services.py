@@ -1,19 +1,21 @@
 """Writes to the model registry: start and run training, register, activate.
 
 Entry points (admin, staff API, `manage.py train`, the RQ job) call these; nothing else changes
-`TrainingRun` or `ModelVersion` rows.
+`TrainingRun` or `ModelVersion` rows. A training run moves through the lifecycle of `core.jobs`.
 """
 
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from core.jobs import enqueue_run
+from core.errors import StarlingError
+from core.jobs import enqueue_run, job_run_retry, run_work
 from ml.config import TrainingOptions
 from ml.models import ModelVersion, TrainingRun
 
@@ -22,36 +24,44 @@ logger = logging.getLogger(__name__)
 TRAINING_JOB = "ml.jobs.training_job"
 
 
-class ModelVersionError(Exception):
+class ModelVersionError(StarlingError):
     """A model version cannot be used (missing or unreadable checkpoint); the message says why."""
+
+    code = "model_unusable"
+
+
+def _author(user) -> object | None:
+    return user if getattr(user, "is_authenticated", False) else None
 
 
 def training_run_start(*, params: dict, user=None) -> TrainingRun:
     """Validate the options, record a queued TrainingRun and enqueue it on the "training" queue.
 
-    Raises TrainingOptionsError (a ValueError) on bad options, before anything is written;
-    JobQueueUnavailable when Redis is down (the run is then recorded as failed, with the reason).
+    Raises TrainingOptionsError on bad options, before anything is written; JobQueueUnavailable
+    when Redis is down (the run is then recorded as failed, with the reason).
     """
     options = TrainingOptions.from_params(params)
     run = TrainingRun.objects.create(
-        params=options.to_params(),
-        created_by=user if getattr(user, "is_authenticated", False) else None,
-        progress_message="Waiting for a training worker.",
+        params=options.to_params(), created_by=_author(user), progress_message="Waiting for a training worker."
     )
     return enqueue_run(run, TRAINING_JOB, queue="training")
 
 
 def training_run_retry(*, run: TrainingRun, user=None) -> TrainingRun:
-    """Start a new run with the same options as a finished one."""
-    return training_run_start(params=run.params, user=user)
+    """Start a new run with the same options as a finished one; JobRunUnfinished while it is not."""
+    return job_run_retry(run, lambda: training_run_start(params=run.params, user=user))
 
 
-def training_run_create_local(*, params: dict, user=None) -> TrainingRun:
-    """Record a run that this process executes itself (`manage.py train`), without a queue."""
+def training_run_foreground(*, params: dict, user=None, show_progress: bool = False) -> TrainingRun:
+    """Validate the options and train in this process (`manage.py train`); returns the finished run.
+
+    The run is recorded as running from the start (no queue) and ends succeeded or failed with the
+    reason, as a queued run does.
+    """
     options = TrainingOptions.from_params(params)
-    return TrainingRun.objects.create(
-        params=options.to_params(), created_by=user if getattr(user, "is_authenticated", False) else None
-    )
+    run = TrainingRun.start_here(params=options.to_params(), created_by=_author(user))
+    run_work(run, partial(training_run_execute, show_progress=show_progress))
+    return TrainingRun.objects.select_related("model_version").get(pk=run.pk)
 
 
 def training_run_execute(run: TrainingRun, *, show_progress: bool = False) -> ModelVersion:
@@ -66,14 +76,10 @@ def training_run_execute(run: TrainingRun, *, show_progress: bool = False) -> Mo
         seed=options.seed,
         max_rows=options.max_rows,
     )
-    TrainingRun.objects.filter(pk=run.pk).update(dataset=dataset.description, heartbeat_at=timezone.now())
-    run.dataset = dataset.description
+    run.record_progress(dataset=dataset.description)
 
     def report(progress: float, message: str, history: list[dict] | None = None) -> None:
-        update = {"progress": round(progress, 4), "progress_message": message[:255], "heartbeat_at": timezone.now()}
-        if history is not None:
-            update["history"] = history
-        TrainingRun.objects.filter(pk=run.pk).update(**update)
+        run.record_progress(progress, message, **({} if history is None else {"history": history}))
 
     name = model_version_next_name(architecture=options.architecture)
     checkpoint_path = Path(settings.ML_MODELS_DIR) / f"{name}.pt"
@@ -94,9 +100,7 @@ def training_run_execute(run: TrainingRun, *, show_progress: bool = False) -> Mo
         dataset=dataset.description,
         metrics=result.metrics,
     )
-    TrainingRun.objects.filter(pk=run.pk).update(
-        model_version=version, history=result.history, progress_message=f"Trained {name}."
-    )
+    run.record_progress(message=f"Trained {name}.", model_version=version, history=result.history)
     if options.activate:
         model_version_activate(version=version)
     return version
@@ -167,12 +171,3 @@ def model_version_activate(*, version: ModelVersion) -> ModelVersion:
     version.is_active = True
     logger.info("Activated model version %s", version.name)
     return version
-
-
-def model_version_deactivate_all() -> None:
-    """Serve the cold-start lexicon model again."""
-    from ml.inference import active_version_changed
-
-    with transaction.atomic():
-        ModelVersion.objects.filter(is_active=True).update(is_active=False)
-        transaction.on_commit(active_version_changed)

@@ -26,7 +26,7 @@ from ml.config import TrainingOptions
 from ml.data import LabelledTexts
 from ml.metrics import classification_report
 from ml.model import build_network, config_to_dict
-from ml.prediction import LABELS
+from reviews.labels import LABELS
 
 Report = Callable[..., None]
 
@@ -70,7 +70,7 @@ def optimizers(network: nn.Module, spec: Architecture) -> list[torch.optim.Optim
     """AdamW; with "sparse", embedding tables get Adagrad so a step touches only the rows a batch used.
 
     AdamW runs torch's fused kernel: one pass over each parameter per step instead of a dozen
-    elementwise passes (charcnn's 11M parameters: about 14 ms a step instead of 86 ms on 2 cores).
+    elementwise passes, several times faster on charcnn's 11M parameters (docs/PERFORMANCE.md).
     """
     if spec.optimizer != "sparse":
         return [

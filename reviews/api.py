@@ -14,6 +14,7 @@ from rest_framework.throttling import BaseThrottle
 from core.api_errors import RETRY_AFTER, error_responses
 from core.privacy import client_ip
 from reviews.models import UserReview
+from reviews.selectors import user_reviews_visible
 from reviews.serializers import ReviewCreateSerializer, ReviewListQuerySerializer, ReviewSerializer
 from reviews.services import user_review_create
 
@@ -74,12 +75,9 @@ class ReviewListView(ListAPIView):
     def get_queryset(self) -> QuerySet[UserReview]:
         query = ReviewListQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
-        reviews = UserReview.objects.filter(status=UserReview.Status.VISIBLE).select_related("company")
-        if brand := query.validated_data.get("brand"):
-            reviews = reviews.filter(company=brand)
-        if rating := query.validated_data.get("rating"):
-            reviews = reviews.filter(rating=rating)
-        return reviews.order_by("-created_at", "-id")
+        return user_reviews_visible(
+            company=query.validated_data.get("brand"), stars=query.validated_data.get("rating") or None
+        ).select_related("company")
 
     @extend_schema(
         operation_id="reviews_list",

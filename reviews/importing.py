@@ -7,8 +7,8 @@ skip bad rows, in which case they are left out and reported.
 Each row gets a stable id, so importing a file again adds nothing: the SHA-256 of the company (its
 website's domain, else its name), the text, and the row's occurrence number among rows of the file
 with that same company and text. The occurrence number is what lets two genuinely separate reviews
-that say the same thing about the same company ("Fast and easy", twice, in the 4,800-row sample)
-both be stored, while a second import of the same file still matches every row to the first.
+that say the same thing about the same company ("Fast and easy", twice) both be stored, while a
+second import of the same file still matches every row to the first.
 """
 
 from __future__ import annotations
@@ -24,13 +24,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.db import transaction
-from django.db.models.functions import Lower
 
 from brands.domains import normalize_domain
-from brands.models import Company
-from brands.services import companies_create, company_refresh_aggregates, company_upsert
+from brands.selectors import companies_matching
+from brands.services import companies_create, company_upsert
+from core.csvfiles import ragged_row_problem
+from core.errors import StarlingError
 from reviews.labels import LABELS, stars_to_label
 from reviews.models import ScrapedReview
+from reviews.services import company_refresh_aggregates
 
 IMPORT_SOURCE = "import"
 BATCH_SIZE = 1000
@@ -40,7 +42,7 @@ _DELIMITER_HINTS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
 ProgressCallback = Callable[[int, int], None]
 
 
-class ReviewImportError(Exception):
+class ReviewImportError(StarlingError):
     """A file that cannot be imported as asked; the message says what is wrong and how to fix it."""
 
 
@@ -133,8 +135,44 @@ def reviews_import_csv(
     return summary
 
 
-def _rows_read(path: Path, columns: ImportColumns) -> tuple[list[_Row], list[RejectedRow]]:
-    """Decode, parse and check every row; file-level problems raise, row-level ones are collected."""
+def labelled_rows_read(
+    path: Path | str, *, text_column: str = "text", label_column: str = "label"
+) -> list[tuple[str, str]]:
+    """(text, label) of each row with text in a labelled CSV whose labels are bad/average/good or 1-5 stars.
+
+    Reads the file as the import does; rows with blank text are skipped. A file, header, row or label
+    that cannot be read raises ReviewImportError with its line and what to do.
+    """
+    path = Path(path)
+    header, records = _csv_records(path, retry="try again")
+    missing = [name for name in (text_column, label_column) if name not in header]
+    if missing:
+        raise ReviewImportError(
+            f"{path}: the header needs columns {text_column} and {label_column} (missing {', '.join(missing)}; "
+            f"found {', '.join(header) or 'no header'}).{_delimiter_hint(header)}"
+        )
+    rows: list[tuple[str, str]] = []
+    for line, raw in records:
+        if ragged := ragged_row_problem(raw, header_fields=len(header)):
+            raise ReviewImportError(f"{path} line {line}: {ragged}.")
+        text, value = raw[text_column].strip(), raw[label_column].strip()
+        if not text:
+            continue
+        if value.lower() in LABELS:
+            rows.append((text, value.lower()))
+        elif _is_star_rating(value):
+            rows.append((text, stars_to_label(int(float(value)))))
+        else:
+            raise ReviewImportError(
+                f"{path} line {line}: label {value!r} is not one of {', '.join(LABELS)} or a 1-5 star rating."
+            )
+    if not rows:
+        raise ReviewImportError(f"{path} has no labelled rows with text.")
+    return rows
+
+
+def _csv_records(path: Path, *, retry: str = "import it again") -> tuple[list[str], Iterator[tuple[int, dict]]]:
+    """The header (names stripped) and the records of a UTF-8 CSV file; a file that cannot be read raises."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -147,7 +185,7 @@ def _rows_read(path: Path, columns: ImportColumns) -> tuple[list[_Row], list[Rej
         line = data[: exc.start].count(b"\n") + 1
         raise ReviewImportError(
             f"{path} is not UTF-8 text (line {line}, byte {exc.start}): nothing was stored. "
-            "Save the file as UTF-8 and import it again."
+            f"Save the file as UTF-8 and {retry}."
         ) from None
     if not text.strip():
         raise ReviewImportError(f"{path} is empty: expected a header line and labelled rows.")
@@ -157,10 +195,16 @@ def _rows_read(path: Path, columns: ImportColumns) -> tuple[list[_Row], list[Rej
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [name.strip() for name in reader.fieldnames or []]
     reader.fieldnames = header
+    return header, _records(reader, path)
+
+
+def _rows_read(path: Path, columns: ImportColumns) -> tuple[list[_Row], list[RejectedRow]]:
+    """Decode, parse and check every row; file-level problems raise, row-level ones are collected."""
+    header, records = _csv_records(path)
     _header_check(path, header, columns)
     rows: list[_Row] = []
     rejected: list[RejectedRow] = []
-    for line, raw in _records(reader, path):
+    for line, raw in records:
         problem = _row_problem(raw, header, columns)
         if problem:
             rejected.append(RejectedRow(line, problem))
@@ -203,11 +247,7 @@ def _header_check(path: Path, header: list[str], columns: ImportColumns) -> None
     if not missing:
         return
     message = f"{path} has no {', '.join(missing)} column. Its header is: {', '.join(map(repr, header))}."
-    if len(header) == 1:
-        for delimiter, word in _DELIMITER_HINTS.items():
-            if delimiter in header[0]:
-                message += f" The columns look separated by {word}: save the file as comma-separated CSV."
-                break
+    message += _delimiter_hint(header)
     message += (
         " Name the columns with --text-column, --label-column or --rating-column, --company-column"
         " and --website-column."
@@ -215,11 +255,19 @@ def _header_check(path: Path, header: list[str], columns: ImportColumns) -> None
     raise ReviewImportError(message)
 
 
+def _delimiter_hint(header: list[str]) -> str:
+    """When a one-column header looks separated by something other than commas, a sentence that says so."""
+    if len(header) == 1:
+        for delimiter, word in _DELIMITER_HINTS.items():
+            if delimiter in header[0]:
+                return f" The columns look separated by {word}: save the file as comma-separated CSV."
+    return ""
+
+
 def _row_problem(raw: dict, header: list[str], columns: ImportColumns) -> str:
     """Why a row cannot be imported, or an empty string when it can."""
-    if None in raw or any(value is None for value in raw.values()):
-        count = sum(1 for k, v in raw.items() if k is not None and v is not None) + len(raw.get(None) or [])
-        return f"has {count} fields, the header has {len(header)}"
+    if ragged := ragged_row_problem(raw, header_fields=len(header)):
+        return ragged
     problems = []
     if not raw[columns.text].strip():
         problems.append("the text is empty")
@@ -302,29 +350,17 @@ def _companies_resolve(rows: list[_Row]) -> tuple[dict[tuple[str, str], int], in
     first_row: dict[tuple[str, str], _Row] = {}
     for row in rows:
         first_row.setdefault(row.company_ref, row)
+    matched = companies_matching((row.domain, row.company_name) for row in first_row.values())
     found: dict[tuple[str, str], int] = {}
-    domains = [value for kind, value in first_row if kind == "domain"]
-    for start in range(0, len(domains), 500):
-        for pk, domain in Company.objects.filter(domain__in=domains[start : start + 500]).values_list("pk", "domain"):
-            found[("domain", domain)] = pk
-    names = {ref: " ".join(row.company_name.lower().split()) for ref, row in first_row.items() if ref not in found}
-    by_name = dict(
-        Company.objects.filter(domain__isnull=True)
-        .annotate(lower_name=Lower("name"))
-        .filter(lower_name__in=set(names.values()))
-        .values_list("lower_name", "pk")
-    )
     to_create: dict[tuple[str, str], _Row] = {}
     for ref, row in first_row.items():
-        if ref in found:
-            continue
-        name_pk = by_name.get(names[ref])
-        if name_pk is None:
+        match = matched.get((row.domain, row.company_name))
+        if match is None:
             to_create[ref] = row
-        elif not row.domain:
-            found[ref] = name_pk
-        else:  # a company known by name only: company_upsert gives it this domain
+        elif row.domain and match[1] is None:  # a company known by name only: company_upsert gives it this domain
             found[ref] = company_upsert(name=row.company_name, domain=row.domain, website=row.website).pk
+        else:
+            found[ref] = match[0]
     # Companies met only in imported data stay off the review form until staff choose to offer them.
     created = companies_create(
         rows=[{"name": row.company_name, "domain": row.domain, "website": row.website} for row in to_create.values()],

@@ -1,4 +1,5 @@
-"""Writes to reviews: the one place a visitor's review is created, hidden or shown, and dataset flags."""
+"""Writes to reviews: the one place a visitor's review is created, hidden or shown, dataset flags, and the
+brand aggregates those reviews feed."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Avg, Count
 
-from brands.models import Company
-from brands.services import company_refresh_aggregates
+from brands.models import STAR_FIELDS, Company
 from core.privacy import hash_ip
 from reviews.models import ScrapedReview, UserReview
+from reviews.scoring import review_score
+from reviews.selectors import user_reviews_visible
 
 
 def review_text_clean(text: str) -> str:
@@ -36,14 +39,11 @@ def user_review_create(
     user=None,
     submission_key: str | None = None,
 ) -> UserReview:
-    """Score the text on the server, store the visitor's review and update the brand's aggregates.
+    """Score the text on the server (`reviews.scoring`), store the visitor's review and update the brand's aggregates.
 
     With a `submission_key` (one per rendered form), sending the same submission again returns the
     review already stored instead of storing a second one; the database's unique key decides races.
     """
-    from ml.inference import predict
-    from ml.models import ModelVersion
-
     if submission_key and (existing := UserReview.objects.filter(submission_key=submission_key).first()):
         return existing
     cleaned = review_text_clean(text)
@@ -51,19 +51,18 @@ def user_review_create(
         raise ValidationError({"rating": "Choose a rating from 1 to 5 stars."})
     if not company.is_active:
         raise ValidationError({"brand": "This brand is not open for reviews."})
-    prediction = predict(cleaned)
-    model_version = ModelVersion.objects.filter(name=prediction.get("model") or "").first()
+    scored = review_score(cleaned)
     try:
         with transaction.atomic():
             review = UserReview.objects.create(
                 company=company,
                 text=cleaned,
                 rating=rating,
-                suggested_rating=prediction.get("suggested_rating"),
-                score=prediction.get("score"),
-                probabilities=prediction.get("probabilities") or {},
-                model_version=model_version,
-                model_name=prediction.get("model") or "",
+                suggested_rating=scored.suggested_rating,
+                score=scored.score,
+                probabilities=scored.probabilities,
+                model_version_id=scored.model_version_id,
+                model_name=scored.model_name,
                 user=user if getattr(user, "is_authenticated", False) else None,
                 ip_hash=hash_ip(ip),
                 user_agent=(user_agent or "")[:512],
@@ -94,3 +93,42 @@ def user_review_set_status(*, review_ids: Iterable[int], status: str) -> int:
 def scraped_review_set_excluded(*, review_ids: Iterable[int], excluded: bool) -> int:
     """Take scraped reviews out of the training dataset, or put them back. Returns how many changed."""
     return ScrapedReview.objects.filter(pk__in=list(review_ids)).exclude(excluded=excluded).update(excluded=excluded)
+
+
+def company_refresh_aggregates(company_ids: Iterable[int]) -> None:
+    """Recompute brands' review counts, star distribution, average stars and mean sentiment from their reviews.
+
+    Counts scraped reviews that carry stars and visible visitor reviews. The company rows are locked
+    first, so concurrent writers serialise per company and the last one to commit sees every review.
+    """
+    ids = sorted(set(company_ids))
+    if not ids:
+        return
+    with transaction.atomic():
+        list(Company.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+        counts: dict[int, dict[int, int]] = {pk: dict.fromkeys(range(1, 6), 0) for pk in ids}
+        visible = user_reviews_visible().filter(company_id__in=ids)
+        scraped = (
+            ScrapedReview.objects.filter(company_id__in=ids, stars__isnull=False)
+            .values_list("company_id", "stars")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        visitors = visible.values_list("company_id", "rating").annotate(n=Count("id")).order_by()
+        for company_id, stars, n in [*scraped, *visitors]:
+            counts[company_id][stars] += n
+        sentiment = {
+            row["company_id"]: row
+            for row in visible.values("company_id").annotate(n=Count("id"), mean=Avg("score")).order_by()
+        }
+        for company_id, by_star in counts.items():
+            total = sum(by_star.values())
+            average = sum(star * n for star, n in by_star.items()) / total if total else None
+            row = sentiment.get(company_id, {})
+            Company.objects.filter(pk=company_id).update(
+                review_count=total,
+                average_stars=round(average, 4) if average is not None else None,
+                user_review_count=row.get("n", 0),
+                mean_sentiment=row.get("mean"),
+                **{field: by_star[star] for star, field in enumerate(STAR_FIELDS, start=1)},
+            )

@@ -8,7 +8,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from ml.services import model_version_activate
-from tests.test_ml_inference import fresh_predictor, trained_checkpoint, version_create  # noqa: F401
+from tests.factories import model_version_create
+
+pytestmark = pytest.mark.usefixtures("served_model_reset")
 
 
 def write_csv(path, text: str):
@@ -39,9 +41,9 @@ def test_evaluate_json_scores_a_labelled_csv_with_the_lexicon(tmp_path, capsys):
 
 
 @pytest.mark.django_db
-def test_evaluate_uses_the_active_or_named_model(tmp_path, capsys, trained_checkpoint):  # noqa: F811
+def test_evaluate_uses_the_active_or_named_model(tmp_path, capsys, trained_checkpoint):
     data = write_csv(tmp_path / "small.csv", GOOD_CSV)
-    model_version_activate(version=version_create(trained_checkpoint, "tiny-1"))
+    model_version_activate(version=model_version_create(name="tiny-1", checkpoint=trained_checkpoint))
     call_command("evaluate", "--data", str(data), "--json")
     assert json.loads(capsys.readouterr().out)["model"] == "tiny-1"
     call_command("evaluate", "--data", str(data), "--model", "lexicon-vader")
@@ -70,7 +72,7 @@ def test_evaluate_explains_a_bad_csv(tmp_path, content, message):
 
 @pytest.mark.django_db
 def test_evaluate_explains_a_missing_file(tmp_path):
-    with pytest.raises(CommandError, match="no such file"):
+    with pytest.raises(CommandError, match="No such file"):
         call_command("evaluate", "--data", str(tmp_path / "absent.csv"))
 
 

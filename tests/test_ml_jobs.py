@@ -11,13 +11,13 @@ from core.jobs import JobQueueUnavailable
 from ml.jobs import training_job
 from ml.models import ModelVersion, TrainingRun
 from ml.services import training_run_start
-from tests.conftest import ROOT, free_port
-from tests.test_ml_inference import fresh_predictor  # noqa: F401
-from tests.test_ml_training import labelled_reviews_create
+from tests.conftest import ROOT
+from tests.factories import labelled_reviews_create
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.redis, pytest.mark.usefixtures("served_model_reset")]
 
 
+@pytest.mark.slow  # a worker process trains a model
 def test_a_training_run_on_a_real_worker_trains_and_activates(subprocess_env):
     labelled_reviews_create(30)
     run = training_run_start(params={"epochs": 2, "activate": True, "seed": 3})
@@ -47,14 +47,12 @@ def test_the_job_reports_too_little_data_on_the_run(redis_url):
     assert training_job(run._meta.label, run.pk) == TrainingRun.Status.FAILED
     run.refresh_from_db()
     assert run.status == TrainingRun.Status.FAILED
-    assert run.error.startswith("NotEnoughData: Not enough labelled reviews to train: bad has 5")
+    assert run.error.startswith("Not enough labelled reviews to train: bad has 5")
     assert not ModelVersion.objects.exists()
 
 
 @pytest.mark.django_db
-def test_starting_a_run_without_redis_says_so_and_records_the_failure(settings):
-    for queue in settings.RQ_QUEUES.values():
-        queue["URL"] = f"redis://127.0.0.1:{free_port()}/0"
+def test_starting_a_run_without_redis_says_so_and_records_the_failure(job_queue_down):
     with pytest.raises(JobQueueUnavailable, match="unavailable"):
         training_run_start(params={"epochs": 1})
     run = TrainingRun.objects.get()

@@ -6,7 +6,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ml.evaluation import EvaluationError, labelled_csv_read, model_evaluate
+from core.errors import StarlingError
+from ml.evaluation import labelled_csv_read, model_evaluate
 
 
 class Command(BaseCommand):
@@ -23,7 +24,7 @@ class Command(BaseCommand):
         try:
             texts, labels = labelled_csv_read(options["data"])
             result = model_evaluate(model_name=options["model"], texts=texts, labels=labels)
-        except EvaluationError as exc:
+        except StarlingError as exc:
             raise CommandError(str(exc)) from None
         if options["json"]:
             self.stdout.write(json.dumps(result))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
+from core.errors import StarlingError
 from ml.inference import predict
 
 
@@ -17,7 +18,10 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print the prediction object as JSON.")
 
     def handle(self, *args, **options) -> None:
-        prediction = predict(options["text"])
+        try:
+            prediction = predict(options["text"])
+        except StarlingError as exc:
+            raise CommandError(str(exc)) from None
         if options["json"]:
             self.stdout.write(json.dumps(prediction))
         elif prediction["score"] is None:

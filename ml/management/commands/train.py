@@ -4,49 +4,42 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from core.jobs import execute_run
-from ml.config import ARCHITECTURES, DEFAULT_ARCHITECTURE, TrainingOptionsError
+from core.errors import StarlingError
+from ml.config import TRAINING_OPTIONS
 from ml.models import TrainingRun
-from ml.services import training_run_create_local, training_run_execute
+from ml.services import training_run_foreground
+
+ALL_LANGUAGES = "all"
 
 
 class Command(BaseCommand):
     help = "Train a sentiment model on the labelled reviews in the database and record a ModelVersion."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--architecture", choices=ARCHITECTURES, default=DEFAULT_ARCHITECTURE)
-        parser.add_argument("--epochs", type=int, default=0, help="Maximum epochs (default: the architecture's).")
-        parser.add_argument("--batch-size", type=int, default=0)
-        parser.add_argument("--learning-rate", type=float, default=0.0)
-        parser.add_argument("--seed", type=int, default=1234)
-        parser.add_argument("--patience", type=int, default=3, help="Stop after N epochs without a better val F1.")
-        parser.add_argument("--language", default="en", help="Language code to keep ('all' for every language).")
-        parser.add_argument("--include-user-reviews", action="store_true", help="Add visitors' reviews and ratings.")
-        parser.add_argument("--max-rows", type=int, default=0, help="Use at most N rows (0: all).")
-        parser.add_argument("--activate", action="store_true", help="Serve the new model when training succeeds.")
+        # One flag per training option, from the same table the service validates with.
+        for name, option in TRAINING_OPTIONS.items():
+            flag = "--" + name.replace("_", "-")
+            if option.kind is bool:
+                parser.add_argument(flag, action="store_true", help=option.help)
+            elif name == "language":
+                parser.add_argument(
+                    flag, default=option.default, help=f"{option.help} '{ALL_LANGUAGES}' means every language too."
+                )
+            else:
+                parser.add_argument(
+                    flag, type=option.kind, default=option.default, choices=option.choices, help=option.help
+                )
 
     def handle(self, *args, **options) -> None:
-        params = {
-            "architecture": options["architecture"],
-            "epochs": options["epochs"],
-            "batch_size": options["batch_size"],
-            "learning_rate": options["learning_rate"],
-            "seed": options["seed"],
-            "patience": options["patience"],
-            "language": "" if options["language"].lower() == "all" else options["language"],
-            "include_user_reviews": options["include_user_reviews"],
-            "max_rows": options["max_rows"],
-            "activate": options["activate"],
-        }
+        params = {name: options[name] for name in TRAINING_OPTIONS}
+        if params["language"].lower() == ALL_LANGUAGES:
+            params["language"] = ""
         try:
-            run = training_run_create_local(params=params)
-        except TrainingOptionsError as exc:
+            run = training_run_foreground(params=params, show_progress=options["verbosity"] > 0)
+        except StarlingError as exc:
             raise CommandError(str(exc)) from None
-        show = options["verbosity"] > 0
-        status = execute_run(run._meta.label, run.pk, lambda r: training_run_execute(r, show_progress=show))
-        run = TrainingRun.objects.select_related("model_version").get(pk=run.pk)
-        if status != TrainingRun.Status.SUCCEEDED:
-            raise CommandError(f"Training run #{run.pk} failed: {run.error.splitlines()[0] if run.error else status}")
+        if run.status != TrainingRun.Status.SUCCEEDED:
+            raise CommandError(f"Training run #{run.pk} failed: {run.error or run.status}")
         version = run.model_version
         sizes = run.dataset.get("sizes", {})
         self.stdout.write(
@@ -59,6 +52,6 @@ class Command(BaseCommand):
         )
         self.stdout.write(
             self.style.SUCCESS(f"{version.name} is now active.")
-            if options["activate"]
+            if params["activate"]
             else "Not active; activate it in the admin or run again with --activate."
         )

@@ -7,7 +7,8 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from reviews.importing import ImportColumns, ReviewImportError, reviews_import_csv
+from core.errors import StarlingError
+from reviews.importing import ImportColumns, reviews_import_csv
 
 
 class Command(BaseCommand):
@@ -56,7 +57,7 @@ class Command(BaseCommand):
             summary = reviews_import_csv(
                 path=file, columns=columns, skip_bad_rows=options["skip_bad_rows"], progress=progress
             )
-        except ReviewImportError as exc:
+        except StarlingError as exc:
             raise CommandError(str(exc)) from None
         finally:
             if bar is not None:
