@@ -11,10 +11,11 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from brands.models import Category, Company
-from core.jobs import JobQueueUnavailable
+from core.errors import StarlingError
 from crawling.forms import CrawlStartForm
 from crawling.models import CrawlRun
-from crawling.services import DEFAULT_START_URL, crawl_run_retry, crawl_run_start
+from crawling.options import DEFAULT_START_URL
+from crawling.services import crawl_run_retry, crawl_run_start
 
 
 @admin.register(CrawlRun)
@@ -133,8 +134,8 @@ class CrawlRunAdmin(admin.ModelAdmin):
         for run in queryset:
             try:
                 started.append(crawl_run_retry(run=run, user=request.user).pk)
-            except (ValidationError, JobQueueUnavailable) as exc:
-                self.message_user(request, "; ".join(getattr(exc, "messages", [str(exc)])), messages.ERROR)
+            except (StarlingError, ValidationError) as exc:
+                self.message_user(request, _reason(exc), messages.ERROR)
         if started:
             self.message_user(request, f"Started crawl(s) {', '.join(f'#{pk}' for pk in started)}.")
 
@@ -143,14 +144,16 @@ def _start(request: HttpRequest, params: dict) -> CrawlRun | None:
     """Start a crawl and tell the user; None (with the reason shown) when it could not start."""
     try:
         run = crawl_run_start(params=params, user=request.user)
-    except ValidationError as exc:
-        messages.error(request, "; ".join(exc.messages))
-        return None
-    except JobQueueUnavailable as exc:
-        messages.error(request, str(exc))
+    except (StarlingError, ValidationError) as exc:
+        messages.error(request, _reason(exc))
         return None
     messages.success(request, f"Crawl #{run.pk} is queued; this page shows its progress.")
     return run
+
+
+def _reason(exc: StarlingError | ValidationError) -> str:
+    """What to tell staff: a StarlingError's message, or every message of a ValidationError."""
+    return "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
 
 
 @admin.action(description="Crawl the selected companies' reviews")

@@ -68,7 +68,7 @@ def _rendered(driver: webdriver.Remote) -> bool:
     return bool(driver.find_elements(By.CSS_SELECTOR, CARD) or driver.find_elements(By.CSS_SELECTOR, NEXT))
 
 
-def _settled(timeout: float) -> Callable[[webdriver.Remote], bool]:
+def _settled() -> Callable[[webdriver.Remote], bool]:
     """A wait condition that holds once the number of cards stops changing between two polls."""
     last = {"n": -1}
 
@@ -101,7 +101,7 @@ def listing_companies(
         try:
             driver.get(current)
             WebDriverWait(driver, render_timeout, poll_frequency=0.05).until(_rendered)
-            WebDriverWait(driver, min(render_timeout, 5.0), poll_frequency=0.1).until(_settled(render_timeout))
+            WebDriverWait(driver, min(render_timeout, 5.0), poll_frequency=0.1).until(_settled())
         except TimeoutException:
             tally.error("render_timeout", current, f"no company cards after {render_timeout:g}s")
             return

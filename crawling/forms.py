@@ -1,17 +1,27 @@
-"""The admin's form for starting a crawl: the same options as `manage.py crawl`."""
+"""The admin's form for starting a crawl: the same options as `manage.py crawl`, bounds from crawling.options."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
-from django.conf import settings
 
-from crawling.services import DEFAULT_START_URL
+from crawling.options import DEFAULT_START_URL, LIST_OPTIONS, NO_BROWSER_HELP, NUMBERS, NumberOption
 
 
 def _words(value: str) -> list[str]:
     return [word for word in value.replace(",", " ").split() if word]
+
+
+def _number_field(option: NumberOption) -> forms.Field:
+    field = forms.IntegerField if option.type is int else forms.FloatField
+    return field(
+        required=False,
+        min_value=option.minimum,
+        max_value=option.maximum,
+        initial=option.default() if option.default is not None else None,
+        help_text=option.help,
+    )
 
 
 class CrawlStartForm(forms.Form):
@@ -24,14 +34,15 @@ class CrawlStartForm(forms.Form):
     companies = forms.CharField(
         required=False, help_text="Company domains to crawl directly (skips categories and discovery)."
     )
-    max_companies = forms.IntegerField(required=False, min_value=1)
-    max_pages = forms.IntegerField(required=False, min_value=1, help_text="Review pages per company.")
-    concurrency = forms.IntegerField(required=False, min_value=1, initial=settings.CRAWL_CONCURRENCY)
-    no_browser = forms.BooleanField(required=False, help_text="Skip discovery: crawl the companies already known.")
+    max_companies = _number_field(NUMBERS["max_companies"])
+    max_pages = _number_field(NUMBERS["max_pages"])
+    concurrency = _number_field(NUMBERS["concurrency"])
+    no_browser = forms.BooleanField(required=False, help_text=NO_BROWSER_HELP)
+    render_timeout = _number_field(NUMBERS["render_timeout"])
 
     def params(self) -> dict[str, Any]:
         """The cleaned options as the crawl service takes them."""
         data = dict(self.cleaned_data)
-        data["categories"] = _words(data.get("categories") or "")
-        data["companies"] = _words(data.get("companies") or "")
+        for option in LIST_OPTIONS:
+            data[option.name] = _words(data.get(option.name) or "")
         return data

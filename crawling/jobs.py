@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 
@@ -10,6 +11,11 @@ from django.conf import settings
 from core.jobs import execute_run
 from core.processes import die_with_parent
 from crawling.models import CrawlRun
+from crawling.services import CrawlFailed
+
+logger = logging.getLogger(__name__)
+
+STDERR_TAIL_LOGGED = 3000
 
 
 def crawl_run_job(run_label: str, run_id: int) -> str:
@@ -18,12 +24,29 @@ def crawl_run_job(run_label: str, run_id: int) -> str:
 
 
 def _crawl_in_child_process(run: CrawlRun) -> None:
-    """Run the crawl in a child process (fanning out large crawls) and fail if the child fails."""
+    """Run the crawl in a child process (fanning out large crawls) and fail with its reason if the child fails."""
     command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "crawl", "--run-id", str(run.pk), "--fan-out"]
     # die_with_parent: a worker killed mid-crawl takes its crawl process with it (no orphan crawling on).
     completed = subprocess.run(
         command, cwd=settings.BASE_DIR, capture_output=True, text=True, check=False, preexec_fn=die_with_parent
     )
     if completed.returncode != 0:
-        tail = (completed.stderr or completed.stdout or "")[-3000:]
-        raise RuntimeError(f"The crawl process exited with status {completed.returncode}:\n{tail}")
+        output = completed.stderr or completed.stdout or ""
+        logger.error(
+            "Crawl #%s: its process exited with status %s:\n%s",
+            run.pk,
+            completed.returncode,
+            output[-STDERR_TAIL_LOGGED:],
+        )
+        raise CrawlFailed(child_failure_reason(output, completed.returncode))
+
+
+def child_failure_reason(output: str, returncode: int) -> str:
+    """The one line a failed crawl process left for staff: its last non-blank output line (the error)."""
+    if returncode < 0:
+        return f"The crawl process was killed (signal {-returncode})."
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    if not lines:
+        return f"The crawl process exited with status {returncode} and no message."
+    # `manage.py crawl --run-id` reports a failure as its last line: "CommandError: <reason>".
+    return lines[-1].removeprefix("CommandError: ")

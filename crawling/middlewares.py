@@ -13,6 +13,8 @@ from scrapy.utils.response import response_status_message
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
 
+from crawling.progress import CrawlStats
+
 logger = logging.getLogger(__name__)
 
 
@@ -78,10 +80,9 @@ class BackoffRetryMiddleware(RetryMiddleware):
         return retry
 
     def _record(self, request: Request, kind: str, detail: str) -> None:
-        """Count a retry on the spider's tally (a final failure is counted by the spider's errback)."""
-        tally = getattr(self.crawler.spider, "tally", None)
-        if kind and tally is not None:
-            tally.error(kind, request.url, detail)
+        """Count a retry in the crawl's stats (a final failure is counted by the spider's errback)."""
+        if kind:
+            CrawlStats(self.crawler.stats).error(kind, request.url, detail)
 
     async def _wait(self, request: Request, delay: float | None) -> None:
         if delay is None:

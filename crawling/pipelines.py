@@ -17,7 +17,8 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
-from crawling.services import crawl_run_record_errors, crawl_run_set_progress
+from crawling.progress import DATABASE_ERROR, CrawlStats
+from crawling.services import crawl_run_record_errors, crawl_run_record_progress
 from crawling.storage import ReviewStore
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ class StorePipeline:
         self.batch_size: int = crawler.settings.getint("STARLING_BATCH_SIZE", 500)
         self.flush_interval: float = crawler.settings.getfloat("STARLING_FLUSH_SECONDS", 2.0)
         self.companies_total: int = crawler.settings.getint("STARLING_COMPANIES_TOTAL", 0)
+        # callable(stage, done, total) for a progress bar, called from the database thread
+        self.progress = crawler.settings.get("STARLING_PROGRESS")
         self.buffer: list[dict[str, Any]] = []
         self.buffered_reviews = 0
         self.done = 0
@@ -42,6 +45,7 @@ class StorePipeline:
 
     async def open_spider(self) -> None:
         self.store = ReviewStore(run_id=self.run_id)
+        self.tally = CrawlStats(self.crawler.stats)
         self.pool = ThreadPool(minthreads=1, maxthreads=1, name="starling-db")
         self.pool.start()
         self.pending: list = []  # batches handed to the database thread, oldest first
@@ -70,9 +74,9 @@ class StorePipeline:
             self.pool.stop()
 
     def _flush(self) -> None:
-        """Hand the buffered pages and the spider's tally to the database thread (in order)."""
+        """Hand the buffered pages and what the crawl counted since to the database thread (in order)."""
         pages, self.buffer, self.buffered_reviews = self.buffer, [], 0
-        counts, errors = self.crawler.spider.tally.take()
+        counts, errors = self.tally.take()
         if not pages and not counts and not errors:
             return
         done = deferToThreadPool(reactor, self.pool, self._write, pages, counts, errors)
@@ -81,9 +85,10 @@ class StorePipeline:
         def finished(result):
             self.pending.remove(done)
             if isinstance(result, Failure):
-                # The database refused a batch: stop the crawl; the runner fails the run with this.
-                logger.error("Storing a batch failed: %s", result.getErrorMessage())
-                self.crawler.stats.set_value("starling/database_error", result.getTraceback()[-3000:])
+                # The database refused a batch: stop the crawl; the runner fails the run with this line.
+                logger.error("Storing a batch failed:\n%s", result.getTraceback())
+                reason = " ".join(f"{result.type.__name__}: {result.getErrorMessage()}".split())
+                self.crawler.stats.set_value(DATABASE_ERROR, reason)
                 reactor.callLater(0, self.crawler.stop)
                 return None
             return result
@@ -98,10 +103,10 @@ class StorePipeline:
             return
         crawl_run_record_errors(run_id=self.run_id, errors=[*errors, *result.skips])
         self.done += counts.get("companies_done", 0)
-        if getattr(self.crawler.spider, "progress", None):
-            self.crawler.spider.progress("reviews", self.done, self.companies_total)
+        if self.progress is not None:
+            self.progress("reviews", self.done, self.companies_total)
         if self.companies_total:
-            crawl_run_set_progress(
+            crawl_run_record_progress(
                 run_id=self.run_id,
                 progress=0.1 + 0.9 * self.done / self.companies_total,
                 message=f"reviews: {self.done} of {self.companies_total} companies done",

@@ -9,21 +9,19 @@ from django.conf import settings
 from django.db.models import Q
 
 from brands.models import Category, Company
-from core.jobs import enqueue_run
 from crawling.categories import categories_crawl
 from crawling.discovery import discover_companies
 from crawling.fetching import FetchError, RobotsRules
 from crawling.models import CrawlRun
 from crawling.parsing import company_review_url
-from crawling.progress import CrawlTally
+from crawling.progress import DATABASE_ERROR, CrawlTally
 from crawling.services import (
-    CRAWL_JOB,
-    CRAWL_QUEUE,
+    CrawlFailed,
     companies_discovered_store,
     crawl_run_count,
-    crawl_run_create,
+    crawl_run_fan_out,
     crawl_run_record_errors,
-    crawl_run_set_progress,
+    crawl_run_record_progress,
 )
 
 logger = logging.getLogger(__name__)
@@ -57,31 +55,31 @@ def plan_companies(run: CrawlRun, *, tally: CrawlTally, progress: Progress | Non
     params = run.params
     if params["companies"]:
         return [{"domain": domain, "categories": []} for domain in params["companies"]]
-    if params["no_browser"] or params["reviews_only"]:
+    if params["no_browser"]:
         return _known_companies(params)
     robots = RobotsRules()
-    crawl_run_set_progress(run_id=run.pk, progress=0.01, message="categories: reading /categories")
+    crawl_run_record_progress(run_id=run.pk, progress=0.01, message="categories: reading /categories")
     try:
         leaves = categories_crawl(start_url=params["start_url"], robots=robots)
     except FetchError as exc:
         tally.error(exc.kind, exc.url, str(exc))
         _flush(run, tally)
-        raise RuntimeError(f"Could not read the category list at {exc.url}: {exc}") from exc
+        raise CrawlFailed(f"Could not read the category list at {exc.url}: {exc}") from exc
     tally.add("pages_fetched")
     subcategories = _selected_subcategories(leaves, params["categories"])
     if params["categories"] and not subcategories:
-        raise RuntimeError(f"No sub-category matches {', '.join(params['categories'])} on {params['start_url']}.")
+        raise CrawlFailed(f"No sub-category matches {', '.join(params['categories'])} on {params['start_url']}.")
     done = {"n": 0}
 
     def on_page(category: Category, companies: list[dict[str, str]], found_so_far: int) -> None:
         companies_discovered_store(category=category, companies=companies)
         _flush(run, tally)
         done["n"] += 1
-        CrawlRun.objects.filter(pk=run.pk).update(companies_found=found_so_far)
+        crawl_run_record_progress(run_id=run.pk, companies_found=found_so_far)
         if progress:
             progress("discovery", done["n"], 0)
 
-    crawl_run_set_progress(run_id=run.pk, progress=0.02, message=f"discovery: {len(subcategories)} sub-categories")
+    crawl_run_record_progress(run_id=run.pk, progress=0.02, message=f"discovery: {len(subcategories)} sub-categories")
     found = discover_companies(
         start_url=params["start_url"],
         subcategories=subcategories,
@@ -92,7 +90,7 @@ def plan_companies(run: CrawlRun, *, tally: CrawlTally, progress: Progress | Non
         on_page=on_page,
     )
     _flush(run, tally)
-    CrawlRun.objects.filter(pk=run.pk).update(companies_found=len(found))
+    crawl_run_record_progress(run_id=run.pk, companies_found=len(found))
     return [{"domain": domain, "categories": entry["categories"]} for domain, entry in found.items()]
 
 
@@ -102,28 +100,15 @@ def crawl_execute(run: CrawlRun, *, fan_out: bool = False, progress: Progress | 
     companies = plan_companies(run, tally=tally, progress=progress)
     if run.params["max_companies"]:
         companies = companies[: run.params["max_companies"]]
-    CrawlRun.objects.filter(pk=run.pk).update(companies_total=len(companies))
-    batch = settings.CRAWL_FANOUT_BATCH
-    if fan_out and len(companies) > batch:
-        _fan_out(run, companies, batch)
+    crawl_run_record_progress(run_id=run.pk, companies_total=len(companies))
+    batch_size = settings.CRAWL_FANOUT_BATCH
+    if fan_out and len(companies) > batch_size:
+        crawl_run_fan_out(run=run, domains=[c["domain"] for c in companies], batch_size=batch_size)
         return
-    crawl_run_set_progress(run_id=run.pk, progress=0.1, message=f"reviews: {len(companies)} companies")
+    crawl_run_record_progress(run_id=run.pk, progress=0.1, message=f"reviews: {len(companies)} companies")
     if companies:
         reviews_crawl(run, companies, progress=progress)
-    crawl_run_set_progress(run_id=run.pk, progress=1.0, message=f"done: {len(companies)} companies")
-
-
-def _fan_out(run: CrawlRun, companies: list[dict], batch: int) -> None:
-    """Split the review stage into one queued run (and RQ job) per batch of companies."""
-    chunks = [companies[i : i + batch] for i in range(0, len(companies), batch)]
-    for chunk in chunks:
-        params = {**run.params, "companies": [c["domain"] for c in chunk], "max_companies": None}
-        child = crawl_run_create(params=params, parent=run)
-        CrawlRun.objects.filter(pk=child.pk).update(companies_total=len(chunk))
-        enqueue_run(child, CRAWL_JOB, queue=CRAWL_QUEUE)
-    crawl_run_set_progress(
-        run_id=run.pk, progress=1.0, message=f"fanned out: {len(companies)} companies in {len(chunks)} jobs"
-    )
+    crawl_run_record_progress(run_id=run.pk, progress=1.0, message=f"done: {len(companies)} companies")
 
 
 def reviews_crawl(run: CrawlRun, companies: list[dict], *, progress: Progress | None = None) -> None:
@@ -148,7 +133,9 @@ def reviews_crawl(run: CrawlRun, companies: list[dict], *, progress: Progress | 
     _flush(run, tally)
     _share_daphne_event_loop()
     process = CrawlerProcess(
-        scrapy_settings(concurrency=params["concurrency"], run_id=run.pk, companies_total=len(companies)),
+        scrapy_settings(
+            concurrency=params["concurrency"], run_id=run.pk, companies_total=len(companies), progress=progress
+        ),
     )
     for name in ("scrapy", "twisted", "protego"):  # configure_logging above resets them
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -158,14 +145,12 @@ def reviews_crawl(run: CrawlRun, companies: list[dict], *, progress: Progress | 
         start_url=params["start_url"],
         companies=allowed,
         max_pages=params["max_pages"],
-        tally=tally,
         robots=robots,
-        progress=progress,
     )
     process.start()
-    failure = crawler.stats.get_value("starling/database_error")
+    failure = crawler.stats.get_value(DATABASE_ERROR)
     if failure:
-        raise RuntimeError(f"The crawl stopped because storing reviews failed:\n{failure}")
+        raise CrawlFailed(f"The crawl stopped because storing reviews failed: {failure}")
 
 
 def _share_daphne_event_loop() -> None:

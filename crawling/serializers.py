@@ -1,45 +1,41 @@
-"""API shapes for crawl runs: the options of a new crawl and a run with its counters."""
+"""API shapes for crawl runs: the options of a new crawl (from crawling.options) and a run with its counters."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
 
 from crawling.models import CrawlRun
-from crawling.services import DEFAULT_START_URL
+from crawling.options import LISTS, NO_BROWSER_HELP, NUMBERS, START_URL_HELP, NumberOption
+
+
+def _number_field(option: NumberOption) -> serializers.Field:
+    field = serializers.IntegerField if option.type is int else serializers.FloatField
+    return field(required=False, min_value=option.minimum, max_value=option.maximum, help_text=option.help)
 
 
 class CrawlStartSerializer(serializers.Serializer):
     """The options of a new crawl; the crawl service checks them again and fills in defaults."""
 
-    start_url = serializers.URLField(
-        required=False, max_length=500, help_text=f"The review site's address (default {DEFAULT_START_URL})."
-    )
+    start_url = serializers.URLField(required=False, max_length=500, help_text=START_URL_HELP)
     categories = serializers.ListField(
         child=serializers.SlugField(max_length=200),
         required=False,
-        max_length=500,
-        help_text="Only these sub-category slugs (default: every category).",
+        max_length=LISTS["categories"].max_items,
+        help_text=LISTS["categories"].help,
     )
     companies = serializers.ListField(
         child=serializers.CharField(max_length=255),
         required=False,
-        max_length=5000,
-        help_text="Only these company domains, e.g. www.example.com (skips category discovery).",
+        max_length=LISTS["companies"].max_items,
+        help_text=LISTS["companies"].help,
     )
-    max_companies = serializers.IntegerField(required=False, min_value=1, help_text="Stop after this many companies.")
-    max_pages = serializers.IntegerField(
-        required=False, min_value=1, help_text="At most this many review pages per company."
-    )
-    concurrency = serializers.IntegerField(
-        required=False, min_value=1, max_value=64, help_text="Parallel requests (default CRAWL_CONCURRENCY)."
-    )
-    no_browser = serializers.BooleanField(
-        required=False, help_text="Skip the browser step (listing pages rendered by JavaScript)."
-    )
-    reviews_only = serializers.BooleanField(required=False, help_text="Only fetch reviews of known companies.")
-    render_timeout = serializers.FloatField(
-        required=False, min_value=1, max_value=300, help_text="Seconds to wait for a listing page to render."
-    )
+    max_companies = _number_field(NUMBERS["max_companies"])
+    max_pages = _number_field(NUMBERS["max_pages"])
+    concurrency = _number_field(NUMBERS["concurrency"])
+    no_browser = serializers.BooleanField(required=False, help_text=NO_BROWSER_HELP)
+    render_timeout = _number_field(NUMBERS["render_timeout"])
+    # Kept so clients that send it are not silently given a browser crawl; the service folds it into no_browser.
+    reviews_only = serializers.BooleanField(required=False, help_text="Deprecated: the same as no_browser.")
 
 
 class CrawlRunSerializer(serializers.ModelSerializer):

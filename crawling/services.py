@@ -1,123 +1,129 @@
-"""Writes for crawls: starting a crawl run, executing it, and the counters staff watch."""
+"""Writes for crawls: the one crawling module that writes CrawlRun rows (core.jobs moves their status)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from core.jobs import enqueue_run
+from core.errors import StarlingError
+from core.jobs import enqueue_run, job_run_retry, job_runs_reap_silent
+from core.values import parse_yes_no
 from crawling.models import CrawlRun
+from crawling.options import DEFAULT_START_URL, LIST_OPTIONS, NUMBER_OPTIONS
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_START_URL = "https://www.trustpilot.com"
 CRAWL_JOB = "crawling.jobs.crawl_run_job"
 CRAWL_QUEUE = "crawl"
 LAST_ERRORS_KEPT = 50
 
 
+class CrawlFailed(StarlingError):
+    """A crawl could not finish; the message is the one line staff read on the run."""
+
+    code = "crawl_failed"
+
+
 def crawl_params_clean(params: dict[str, Any]) -> dict[str, Any]:
-    """Check a crawl's options and fill in defaults; raise ValidationError saying what is wrong."""
+    """Check a crawl's options against crawling.options and fill in defaults; raise ValidationError per field."""
     errors: dict[str, str] = {}
     start_url = str(params.get("start_url") or DEFAULT_START_URL).strip().rstrip("/")
     parts = urlsplit(start_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         errors["start_url"] = f"Give an http(s) address such as {DEFAULT_START_URL} (got {start_url!r})."
-
-    def _int(name: str, *, minimum: int = 1) -> int | None:
-        value = params.get(name)
-        if value in (None, ""):
-            return None
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            errors[name] = f"{name} must be a whole number (got {value!r})."
-            return None
-        if number < minimum:
-            errors[name] = f"{name} must be at least {minimum} (got {number})."
-        return number
-
-    def _words(name: str) -> list[str]:
-        value = params.get(name) or []
+    cleaned: dict[str, Any] = {"start_url": start_url}
+    for option in LIST_OPTIONS:
+        value = params.get(option.name) or []
         if isinstance(value, str):
             value = value.replace(",", " ").split()
-        return sorted({str(v).strip() for v in value if str(v).strip()})
-
-    cleaned = {
-        "start_url": start_url,
-        "categories": _words("categories"),
-        "companies": _words("companies"),
-        "max_companies": _int("max_companies"),
-        "max_pages": _int("max_pages"),
-        "concurrency": _int("concurrency") or settings.CRAWL_CONCURRENCY,
-        "no_browser": bool(params.get("no_browser", False)),
-        "reviews_only": bool(params.get("reviews_only", False)),
-    }
-    render_timeout = params.get("render_timeout")
-    if render_timeout not in (None, ""):
+        cleaned[option.name] = sorted({str(v).strip() for v in value if str(v).strip()})
+        if len(cleaned[option.name]) > option.max_items:
+            errors[option.name] = f"Give at most {option.max_items} {option.name} (got {len(cleaned[option.name])})."
+    for option in NUMBER_OPTIONS:
+        value = params.get(option.name)
+        if value in (None, ""):
+            cleaned[option.name] = option.default() if option.default is not None else None
+            continue
+        kind = "whole number" if option.type is int else "number"
         try:
-            cleaned["render_timeout"] = float(render_timeout)
+            number = option.type(value)
         except (TypeError, ValueError):
-            errors["render_timeout"] = f"render_timeout must be a number of seconds (got {render_timeout!r})."
+            errors[option.name] = f"{option.name} must be a {kind} (got {value!r})."
+            continue
+        if number < option.minimum:
+            errors[option.name] = f"{option.name} must be at least {option.minimum} (got {number})."
+        elif number > option.maximum:
+            errors[option.name] = f"{option.name} must be at most {option.maximum} (got {number})."
+        cleaned[option.name] = number
+    # `reviews_only` was the same as `no_browser`; runs recorded with it are retried as no_browser.
+    flags = [parse_yes_no(params.get(name) or False) for name in ("no_browser", "reviews_only")]
+    if None in flags:
+        errors["no_browser"] = f"no_browser must be yes or no (got {params.get('no_browser')!r})."
+    cleaned["no_browser"] = any(flags)
     if errors:
         raise ValidationError(errors)
     return cleaned
 
 
-def crawl_run_create(*, params: dict[str, Any], parent: CrawlRun | None = None) -> CrawlRun:
+def crawl_run_create(*, params: dict[str, Any], parent: CrawlRun | None = None, **fields: Any) -> CrawlRun:
     """Record a queued crawl with checked options (not started)."""
-    return CrawlRun.objects.create(params=crawl_params_clean(params), parent=parent)
+    return CrawlRun.objects.create(params=crawl_params_clean(params), parent=parent, **fields)
+
+
+def crawl_run_enqueue(run: CrawlRun) -> CrawlRun:
+    """Put a queued crawl run on the "crawl" queue (pushed on commit inside a transaction)."""
+    return enqueue_run(run, CRAWL_JOB, queue=CRAWL_QUEUE)
 
 
 def crawl_run_start(*, params: dict[str, Any], user=None) -> CrawlRun:
     """Create a crawl run from the options and queue it on the "crawl" queue; returns the run."""
-    run = crawl_run_create(params=params)
-    if user is not None and getattr(user, "is_authenticated", False):
-        CrawlRun.objects.filter(pk=run.pk).update(progress_message=f"started by {user.get_username()}")
-    enqueue_run(run, CRAWL_JOB, queue=CRAWL_QUEUE)
-    return run
+    started_by = user.get_username() if user is not None and getattr(user, "is_authenticated", False) else ""
+    run = crawl_run_create(params=params, progress_message=f"started by {started_by}" if started_by else "")
+    return crawl_run_enqueue(run)
 
 
-def crawl_run_execute(run: CrawlRun) -> None:
-    """Run every stage of the crawl in this process, recording progress on the run."""
-    from crawling.runner import crawl_execute
-
-    crawl_execute(run)
-
-
-def crawl_runs_mark_abandoned(*, stale_after: float = 600.0) -> int:
-    """Mark foreground crawls (no job) that stopped reporting as failed; returns how many.
-
-    A `manage.py crawl` killed mid-run cannot record its end. Its heartbeat (written with every
-    batch and every listing page) tells: silent for `stale_after` seconds means abandoned. Crawls
-    run by a worker are the worker's to reap (core.jobs.job_runs_reap).
-    """
-    cutoff = timezone.now() - timedelta(seconds=stale_after)
-    return CrawlRun.objects.filter(status=CrawlRun.Status.RUNNING, job_id="", heartbeat_at__lt=cutoff).update(
-        status=CrawlRun.Status.FAILED,
-        error=f"Abandoned: its process stopped reporting for more than {stale_after:g} s (killed?).",
-        finished_at=timezone.now(),
-    )
+def crawl_run_start_here(*, params: dict[str, Any]) -> CrawlRun:
+    """Record a crawl that this process runs itself (`manage.py crawl` in the foreground), already running."""
+    return CrawlRun.start_here(params=crawl_params_clean(params))
 
 
 def crawl_run_retry(*, run: CrawlRun, user=None) -> CrawlRun:
-    """Start a new crawl with the same options as a finished one."""
-    if not run.is_finished:
-        raise ValidationError(f"Crawl #{run.pk} is still {run.status}; retry it once it has finished.")
-    return crawl_run_start(params=run.params, user=user)
+    """Start a new crawl with the same options as a finished one; refused while it is unfinished."""
+    return job_run_retry(run, lambda: crawl_run_start(params=run.params, user=user))
+
+
+def crawl_runs_mark_abandoned(*, stale_after: float = 600.0) -> int:
+    """Fail foreground crawls (no job) that stopped reporting for `stale_after` seconds; returns how many."""
+    return job_runs_reap_silent(CrawlRun, stale_after=stale_after)
+
+
+def crawl_run_fan_out(*, run: CrawlRun, domains: list[str], batch_size: int) -> list[CrawlRun]:
+    """Split a crawl's review stage into one queued run (and RQ job) per batch of companies; returns them."""
+    chunks = [domains[i : i + batch_size] for i in range(0, len(domains), batch_size)]
+    with transaction.atomic():  # every batch or none; the jobs are pushed once they all exist
+        children = [
+            crawl_run_enqueue(
+                crawl_run_create(
+                    params={**run.params, "companies": chunk, "max_companies": None},
+                    parent=run,
+                    companies_total=len(chunk),
+                )
+            )
+            for chunk in chunks
+        ]
+        run.record_progress(1.0, f"fanned out: {len(domains)} companies in {len(chunks)} jobs")
+    return children
 
 
 def crawl_run_count(*, run_id: int, counts: dict[str, int]) -> None:
-    """Add to a run's counters in one UPDATE (safe with concurrent writers)."""
+    """Add to a run's counters in one UPDATE (safe with concurrent writers and inside a caller's transaction)."""
     increments = {field: F(field) + n for field, n in counts.items() if n}
     if increments:
         CrawlRun.objects.filter(pk=run_id).update(heartbeat_at=timezone.now(), **increments)
@@ -138,11 +144,11 @@ def crawl_run_record_errors(*, run_id: int, errors: Iterable[dict[str, str]]) ->
         CrawlRun.objects.filter(pk=run_id).update(errors_by_kind=by_kind, last_errors=last, heartbeat_at=timezone.now())
 
 
-def crawl_run_set_progress(*, run_id: int, progress: float, message: str = "", **fields: int) -> None:
-    """Record how far the run is (0..1) and what it is doing."""
-    CrawlRun.objects.filter(pk=run_id).update(
-        progress=max(0.0, min(1.0, progress)), progress_message=message[:255], heartbeat_at=timezone.now(), **fields
-    )
+def crawl_run_record_progress(
+    *, run_id: int, progress: float | None = None, message: str | None = None, **fields: int
+) -> None:
+    """Record how far the run is (0..1), what it is doing and counts it sets (companies_found, companies_total)."""
+    CrawlRun(pk=run_id).record_progress(progress, message, **fields)
 
 
 def companies_discovered_store(*, category, companies: list[dict[str, str]]) -> list[int]:
@@ -161,44 +167,3 @@ def companies_discovered_store(*, category, companies: list[dict[str, str]]) -> 
             company.categories.add(category)
             ids.append(company.pk)
     return ids
-
-
-def pages_import(*, paths: Iterable[Any], batch_pages: int = 20) -> dict[str, Any]:
-    """Store saved company pages (.html / .html.gz) through the crawler's parser and storage.
-
-    Returns {"pages", "new", "updated", "unchanged", "skipped", "failed": [(path, reason)]}; a
-    file that cannot be read or parsed is reported and the others are still imported.
-    """
-    import gzip
-    from pathlib import Path
-
-    from crawling.parsing import PageParseError, company_review_url, parse_company_page
-    from crawling.storage import ReviewStore
-
-    store = ReviewStore()
-    totals: dict[str, Any] = {"pages": 0, "new": 0, "updated": 0, "unchanged": 0, "skipped": 0, "failed": []}
-    batch: list[dict[str, Any]] = []
-
-    def flush() -> None:
-        result = store.store_pages(batch)
-        for key in ("new", "updated", "unchanged", "skipped"):
-            totals[key] += getattr(result, key)
-        batch.clear()
-
-    for path in map(Path, paths):
-        hint = path.name.removesuffix(".gz").removesuffix(".html").split("_")[0]
-        try:
-            raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-            page = parse_company_page(raw.decode("utf-8"), url=company_review_url(DEFAULT_START_URL, hint))
-        except (OSError, UnicodeDecodeError, EOFError, PageParseError) as exc:
-            totals["failed"].append((str(path), f"{type(exc).__name__}: {exc}"))
-            continue
-        page["domain"] = page["company"]["domain"] or hint
-        page["url"] = str(path)
-        batch.append(page)
-        totals["pages"] += 1
-        if len(batch) >= batch_pages:
-            flush()
-    if batch:
-        flush()
-    return totals

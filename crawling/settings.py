@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 
 
-def scrapy_settings(*, concurrency: int, run_id: int | None = None, companies_total: int = 0) -> dict[str, Any]:
+def scrapy_settings(
+    *,
+    concurrency: int,
+    run_id: int | None = None,
+    companies_total: int = 0,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, Any]:
     """Polite defaults from the contract: robots.txt, AutoThrottle, bounded retries, timeouts, size limits."""
     return {
         "BOT_NAME": "starling",
@@ -42,4 +49,5 @@ def scrapy_settings(*, concurrency: int, run_id: int | None = None, companies_to
         "STARLING_RUN_ID": run_id,
         "STARLING_BATCH_SIZE": settings.CRAWL_BATCH_SIZE,
         "STARLING_COMPANIES_TOTAL": companies_total,
+        "STARLING_PROGRESS": progress,
     }

@@ -13,13 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
-from brands.services import category_upsert, company_refresh_aggregates, company_upsert
-from crawling.models import CrawlRun
+from brands.services import category_upsert, company_upsert
+from crawling.services import crawl_run_count
 from reviews.labels import stars_to_label
 from reviews.models import ScrapedReview
+from reviews.services import company_refresh_aggregates
 
 SOURCE = "trustpilot"
 COMPARED_FIELDS = (
@@ -111,8 +111,7 @@ class ReviewStore:
                     "reviews_skipped": result.skipped,
                     **(counters or {}),
                 }
-                increments = {name: F(name) + n for name, n in counts.items() if n}
-                CrawlRun.objects.filter(pk=self.run_id).update(heartbeat_at=timezone.now(), **increments)
+                crawl_run_count(run_id=self.run_id, counts=counts)
         for review_id, (company_id, _, _) in rows.items():
             self.seen[review_id] = company_id
         return result

@@ -13,7 +13,7 @@ from twisted.python.failure import Failure
 from crawling.items import CompanyPageItem
 from crawling.middlewares import exception_kind
 from crawling.parsing import PageParseError, company_review_url, parse_company_page
-from crawling.progress import CrawlTally
+from crawling.progress import CrawlStats
 
 
 class ReviewSpider(scrapy.Spider):
@@ -27,8 +27,6 @@ class ReviewSpider(scrapy.Spider):
         start_url: str,
         companies: list[dict[str, Any]],
         max_pages: int | None = None,
-        tally: CrawlTally | None = None,
-        progress: Any = None,
         robots: Any = None,
         **kwargs: Any,
     ) -> None:
@@ -36,9 +34,12 @@ class ReviewSpider(scrapy.Spider):
         self.start_url = start_url
         self.companies = companies
         self.max_pages = max_pages
-        self.tally = tally or CrawlTally()
         self.robots = robots  # crawling.fetching.RobotsRules, already loaded for this host (no I/O here)
-        self.progress = progress  # callable(stage, done, total), called from the database thread
+
+    @property
+    def tally(self) -> CrawlStats:
+        """What the spider counts goes into the crawl's stats, where the pipeline takes it from."""
+        return CrawlStats(self.crawler.stats)
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for company in self.companies:

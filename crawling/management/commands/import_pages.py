@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from crawling.services import pages_import
+from crawling.imports import pages_import
 
 
 class Command(BaseCommand):
