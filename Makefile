@@ -1,10 +1,11 @@
-# Starling: `make run` starts the whole site, `make test` runs the whole suite.
+# Starling: `make run` starts the whole site, `make test` runs the whole suite,
+# `make test-fast` the suite without the browser and slow (subprocess, crawl, training) tests.
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install migrate superuser lint format bench clean
+.PHONY: run test test-fast install migrate superuser lint format bench clean
 
 $(STAMP): requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "Starling needs $(PYTHON) on PATH (set PYTHON=/path/to/python3.11)."; exit 1; }
@@ -27,6 +28,10 @@ run: migrate
 test: install
 	$(PY) -m ruff check .
 	$(PY) -m pytest
+
+test-fast: install
+	$(PY) -m ruff check .
+	$(PY) -m pytest -m "not browser and not slow"
 
 superuser: migrate
 	$(PY) manage.py createsuperuser

@@ -37,6 +37,11 @@ def readiness_check_register(
     _checks[name] = ReadinessCheck(name=name, run=run, needs=needs, fields=fields)
 
 
+def readiness_check_unregister(name: str) -> None:
+    """Stop running the check `name` (if registered)."""
+    _checks.pop(name, None)
+
+
 def check_database() -> CheckResult:
     """The database answers a query."""
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -28,6 +29,18 @@ def browser_marks() -> list:
     installed = Path(settings.CHROMIUM_BINARY).exists() and Path(settings.CHROMEDRIVER_PATH).exists()
     missing = pytest.mark.skipif(not installed, reason="Chromium and chromedriver are not installed")
     return [pytest.mark.browser, missing]
+
+
+def worker_start(env: dict[str, str], queue: str) -> subprocess.Popen:
+    """An RQ worker on `queue`, in a process group of its own so that killing the group is a machine dying mid-job."""
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "rqworker", queue],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def _wait_for_port(port: int, timeout: float = 10.0) -> None:
@@ -149,3 +162,114 @@ def isolated_media(settings, tmp_path: Path) -> Path:
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.ML_MODELS_DIR = settings.MEDIA_ROOT / "models"
     return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def empty_cache() -> None:
+    """The test starts and ends with an empty cache: no throttle counts, no note of the active model."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def job_queue_down(settings) -> None:
+    """RQ pointed at a port where nothing listens (the cache and the channel layer are left alone)."""
+    before = {name: queue["URL"] for name, queue in settings.RQ_QUEUES.items()}
+    for queue in settings.RQ_QUEUES.values():  # django-rq keeps its own reference to these dicts
+        queue["URL"] = f"redis://127.0.0.1:{free_port()}/0"
+    yield
+    for name, queue in settings.RQ_QUEUES.items():
+        queue["URL"] = before[name]
+
+
+# Who uses the site in a test (healthchecks' alice, bob and charlie).
+
+
+@pytest.fixture
+def visitor():
+    """An anonymous visitor: pages, forms and the JSON API alike."""
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def staff_user(db):
+    """The staff member: a superuser, as `createsuperuser` makes one."""
+    from tests.factories import staff_user_create
+
+    return staff_user_create()
+
+
+@pytest.fixture
+def staff(staff_user):
+    """The staff member, signed in: the admin and the staff API."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture
+def outsider_user(db):
+    """A signed-up user who is not staff."""
+    from tests.factories import user_create
+
+    return user_create("outsider")
+
+
+@pytest.fixture
+def outsider(outsider_user):
+    """A signed-in user who is not staff."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_login(outsider_user)
+    return client
+
+
+@pytest.fixture
+def brands() -> list:
+    """Three active brands on the review form (the test's `django_db` mark gives it the database)."""
+    from tests.factories import company_create
+
+    return [
+        company_create(name="Acme Boots", domain="acme-boots.example"),
+        company_create(name="Blue Kettle", domain="bluekettle.example"),
+        company_create(name="Corner Books", domain="cornerbooks.example"),
+    ]
+
+
+# The model being served.
+
+
+@pytest.fixture(scope="session")
+def trained_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One tiny trained model per test session; `model_version_create` copies it into a test's MEDIA_ROOT."""
+    from ml.config import TrainingOptions
+    from ml.data import dataset_from_rows
+    from ml.train import train_model
+    from tests.factories import tiny_rows
+
+    path = tmp_path_factory.mktemp("checkpoint") / "tiny.pt"
+    splits = dataset_from_rows(tiny_rows(), seed=3).splits
+    train_model(options=TrainingOptions(epochs=3), splits=splits, checkpoint_path=path, name="tiny")
+    return path
+
+
+@pytest.fixture
+def served_model_reset() -> None:
+    """The test starts (and leaves the next one) without a loaded model or a cached note of the active version.
+
+    Outside a transactional test an activation's on-commit refresh does not run, so a predictor left by an
+    earlier test could keep serving its model for a moment.
+    """
+    from ml.inference import predictor_reset
+
+    predictor_reset()
+    yield
+    predictor_reset()

@@ -11,10 +11,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from brands.models import Company
-from brands.services import category_upsert, company_refresh_aggregates, company_upsert
+from brands.services import category_upsert, company_upsert
 from crawling.models import CrawlRun
 from reviews.labels import stars_to_label
 from reviews.models import ScrapedReview, UserReview
+from reviews.services import company_refresh_aggregates
 
 pytestmark = pytest.mark.django_db
 

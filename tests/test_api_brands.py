@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.test import APIClient
 
 from brands.models import Company
-from brands.services import category_upsert, company_refresh_aggregates, company_upsert
-from reviews.models import ScrapedReview
+from brands.services import category_upsert, company_upsert
+from reviews.services import company_refresh_aggregates
+from tests.factories import scraped_review_create
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def client() -> APIClient:
-    return APIClient()
 
 
 @pytest.fixture
@@ -33,19 +28,10 @@ def catalogue() -> dict[str, Company]:
     brands["boots"].categories.add(shopping)
     brands["fly"].categories.add(travel)
     brands["gone"].categories.add(shoes)
-    for n, stars in enumerate([5, 5, 4, 1]):
-        ScrapedReview.objects.create(
-            company=brands["acme"],
-            source="test",
-            source_id=f"a{n}",
-            stars=stars,
-            label="good" if stars > 3 else "bad",
-            text="words",
-        )
-    for n in range(5):
-        ScrapedReview.objects.create(
-            company=brands["boots"], source="test", source_id=f"b{n}", stars=2, label="bad", text="x"
-        )
+    for stars in [5, 5, 4, 1]:
+        scraped_review_create(company=brands["acme"], stars=stars)
+    for _ in range(5):
+        scraped_review_create(company=brands["boots"], stars=2)
     company_refresh_aggregates([b.pk for b in brands.values()])
     return brands
 
@@ -54,8 +40,8 @@ def names(response) -> list[str]:
     return [brand["name"] for brand in response.json()["results"]]
 
 
-def test_the_list_holds_active_brands_with_their_aggregates(client, catalogue):
-    response = client.get("/api/brands/")
+def test_the_list_holds_active_brands_with_their_aggregates(visitor, catalogue):
+    response = visitor.get("/api/brands/")
 
     assert response.status_code == 200
     body = response.json()
@@ -71,15 +57,15 @@ def test_the_list_holds_active_brands_with_their_aggregates(client, catalogue):
     assert "Gone Shoes" not in names(response)
 
 
-def test_search_matches_part_of_the_name(client, catalogue):
-    assert names(client.get("/api/brands/", {"search": "shoe"})) == ["Acme Shoes"]
+def test_search_matches_part_of_the_name(visitor, catalogue):
+    assert names(visitor.get("/api/brands/", {"search": "shoe"})) == ["Acme Shoes"]
 
 
-def test_the_category_filter_includes_sub_categories(client, catalogue):
-    response = client.get("/api/brands/", {"category": "shopping-fashion", "ordering": "name"})
+def test_the_category_filter_includes_sub_categories(visitor, catalogue):
+    response = visitor.get("/api/brands/", {"category": "shopping-fashion", "ordering": "name"})
 
     assert names(response) == ["Acme Shoes", "Boots & Co"]
-    assert names(client.get("/api/brands/", {"category": "travel"})) == ["Aardvark Air"]
+    assert names(visitor.get("/api/brands/", {"category": "travel"})) == ["Aardvark Air"]
 
 
 @pytest.mark.parametrize(
@@ -90,12 +76,12 @@ def test_the_category_filter_includes_sub_categories(client, catalogue):
         ("reviews", ["Boots & Co", "Acme Shoes", "Aardvark Air"]),
     ],
 )
-def test_orderings(client, catalogue, ordering, expected):
-    assert names(client.get("/api/brands/", {"ordering": ordering})) == expected
+def test_orderings(visitor, catalogue, ordering, expected):
+    assert names(visitor.get("/api/brands/", {"ordering": ordering})) == expected
 
 
-def test_an_unknown_category_or_ordering_is_a_field_error(client, catalogue):
-    response = client.get("/api/brands/", {"category": "nope", "ordering": "price"})
+def test_an_unknown_category_or_ordering_is_a_field_error(visitor, catalogue):
+    response = visitor.get("/api/brands/", {"category": "nope", "ordering": "price"})
 
     assert response.status_code == 400
     fields = response.json()["error"]["fields"]
@@ -103,9 +89,9 @@ def test_an_unknown_category_or_ordering_is_a_field_error(client, catalogue):
     assert fields["ordering"] == ['"price" is not a valid choice.']
 
 
-def test_pages_link_to_each_other(client, catalogue):
-    first = client.get("/api/brands/", {"page_size": 2, "ordering": "name"}).json()
-    second = client.get(first["next"]).json()
+def test_pages_link_to_each_other(visitor, catalogue):
+    first = visitor.get("/api/brands/", {"page_size": 2, "ordering": "name"}).json()
+    second = visitor.get(first["next"]).json()
 
     assert first["count"] == 3
     assert [b["name"] for b in first["results"]] == ["Aardvark Air", "Acme Shoes"]
@@ -115,46 +101,46 @@ def test_pages_link_to_each_other(client, catalogue):
     assert second["previous"] is not None
 
 
-def test_page_size_is_capped_at_100(client):
+def test_page_size_is_capped_at_100(visitor):
     Company.objects.bulk_create(Company(name=f"Brand {n:03}", slug=f"brand-{n:03}") for n in range(105))
 
-    response = client.get("/api/brands/", {"page_size": 500})
+    response = visitor.get("/api/brands/", {"page_size": 500})
 
     assert response.json()["count"] == 105
     assert len(response.json()["results"]) == 100
 
 
-def test_a_page_past_the_end_is_a_404_in_the_error_format(client, catalogue):
-    response = client.get("/api/brands/", {"page": 9})
+def test_a_page_past_the_end_is_a_404_in_the_error_format(visitor, catalogue):
+    response = visitor.get("/api/brands/", {"page": 9})
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
 
 
-def test_random_gives_an_active_brand_avoiding_excluded_ones(client, catalogue):
+def test_random_gives_an_active_brand_avoiding_excluded_ones(visitor, catalogue):
     seen = {
-        client.get("/api/brands/random/", {"exclude": ["acme-shoes", "aardvark-air"]}).json()["slug"] for _ in range(5)
+        visitor.get("/api/brands/random/", {"exclude": ["acme-shoes", "aardvark-air"]}).json()["slug"] for _ in range(5)
     }
 
     assert seen == {"boots-co"}
 
 
-def test_random_still_answers_when_everything_is_excluded(client, catalogue):
-    response = client.get("/api/brands/random/?exclude=acme-shoes&exclude=boots-co&exclude=aardvark-air")
+def test_random_still_answers_when_everything_is_excluded(visitor, catalogue):
+    response = visitor.get("/api/brands/random/?exclude=acme-shoes&exclude=boots-co&exclude=aardvark-air")
 
     assert response.status_code == 200
     assert response.json()["slug"] in {"acme-shoes", "boots-co", "aardvark-air"}
 
 
-def test_random_without_brands_is_a_404(client):
-    response = client.get("/api/brands/random/")
+def test_random_without_brands_is_a_404(visitor):
+    response = visitor.get("/api/brands/random/")
 
     assert response.status_code == 404
     assert response.json()["error"]["message"] == "No brand is open for reviews yet."
 
 
-def test_one_brand_with_its_star_distribution(client, catalogue):
-    response = client.get(f"/api/brands/{catalogue['acme'].slug}/")
+def test_one_brand_with_its_star_distribution(visitor, catalogue):
+    response = visitor.get(f"/api/brands/{catalogue['acme'].slug}/")
 
     assert response.status_code == 200
     body = response.json()
@@ -164,21 +150,21 @@ def test_one_brand_with_its_star_distribution(client, catalogue):
     assert body["is_active"] is True
 
 
-def test_a_hidden_brand_page_stays_reachable(client, catalogue):
-    response = client.get(f"/api/brands/{catalogue['gone'].slug}/")
+def test_a_hidden_brand_page_stays_reachable(visitor, catalogue):
+    response = visitor.get(f"/api/brands/{catalogue['gone'].slug}/")
 
     assert response.status_code == 200
     assert response.json()["is_active"] is False
 
 
-def test_an_unknown_brand_is_a_404(client):
-    response = client.get("/api/brands/no-such-brand/")
+def test_an_unknown_brand_is_a_404(visitor):
+    response = visitor.get("/api/brands/no-such-brand/")
 
     assert response.status_code == 404
     assert response.json()["error"]["message"] == "No brand with the slug 'no-such-brand'."
 
 
-def test_a_brand_called_random_gets_a_slug_its_page_can_use(client, catalogue):
+def test_a_brand_called_random_gets_a_slug_its_page_can_use(visitor, catalogue):
     """/api/brands/random/ is the random-brand path, so no brand may take the slug `random`."""
     from django.core.exceptions import ValidationError
 
@@ -188,6 +174,6 @@ def test_a_brand_called_random_gets_a_slug_its_page_can_use(client, catalogue):
     loaded = companies_create(rows=[{"name": "random"}], source="test")[0]
 
     assert (named.slug, loaded.slug) == ("random-2", "random-3")
-    assert client.get("/api/brands/random-2/").json()["name"] == "Random"
+    assert visitor.get("/api/brands/random-2/").json()["name"] == "Random"
     with pytest.raises(ValidationError, match="reserved"):
         Company(name="Random", slug="random").full_clean()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
@@ -17,9 +16,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from brands.services import category_upsert, company_refresh_aggregates, company_upsert
+from brands.services import category_upsert, company_upsert
 from config.wsgi import application
-from reviews.services import user_review_create
+from reviews.services import company_refresh_aggregates, user_review_create
 
 # Bounded: valid requests only (the validation tests cover invalid ones), a few examples per operation.
 CONFIG = SchemathesisConfig.from_dict(
@@ -37,7 +36,7 @@ CHECKS = [
 
 
 @pytest.fixture
-def catalogue(db, redis_url, settings_override) -> dict[str, str]:
+def catalogue(db, redis_url, settings_override, staff_user) -> dict[str, str]:
     """A couple of brands, a review and a staff token; staff calls start real jobs on the test Redis."""
     shoes = category_upsert(name="Shoes")
     acme = company_upsert(name="Acme Shoes", domain="acme.example")
@@ -45,8 +44,7 @@ def catalogue(db, redis_url, settings_override) -> dict[str, str]:
     company_upsert(name="Boots & Co", domain="boots.example")
     user_review_create(company=acme, text="Comfortable and cheap, recommended.", rating=5)
     company_refresh_aggregates([acme.pk])
-    staff = User.objects.create_user("staffer", password="pw-staff-123", is_staff=True)
-    return {"Authorization": f"Token {Token.objects.create(user=staff).key}"}
+    return {"Authorization": f"Token {Token.objects.create(user=staff_user).key}"}
 
 
 @pytest.fixture

@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
-pytestmark = pytest.mark.django_db  # the predictor looks up the active model version
+# The predictor looks up the active model version; every test starts with no throttle counts.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_cache")]
 URL = "/api/predict/"
 
 
-@pytest.fixture(autouse=True)
-def fresh_throttles():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def client() -> APIClient:
-    return APIClient()
-
-
-def test_it_scores_a_text(client):
-    response = client.post(URL, {"text": "Wonderful service, friendly staff, I love it!"}, format="json")
+def test_it_scores_a_text(visitor):
+    response = visitor.post(URL, {"text": "Wonderful service, friendly staff, I love it!"}, format="json")
 
     assert response.status_code == 200
     body = response.json()
@@ -35,18 +23,18 @@ def test_it_scores_a_text(client):
     assert body["model"] == "lexicon-vader"
 
 
-def test_it_matches_the_predict_function(client):
+def test_it_matches_the_predict_function(visitor):
     from ml.inference import predict
 
     text = "Late delivery and nobody answers the phone."
 
-    response = client.post(URL, {"text": text}, format="json")
+    response = visitor.post(URL, {"text": text}, format="json")
 
     assert response.json() == predict(text)
 
 
-def test_blank_text_gives_nulls(client):
-    response = client.post(URL, {"text": "   "}, format="json")
+def test_blank_text_gives_nulls(visitor):
+    response = visitor.post(URL, {"text": "   "}, format="json")
 
     assert response.status_code == 200
     assert response.json() == {
@@ -58,10 +46,10 @@ def test_blank_text_gives_nulls(client):
     }
 
 
-def test_text_over_the_limit_is_a_field_error(client, settings):
+def test_text_over_the_limit_is_a_field_error(visitor, settings):
     settings.PREDICTION_MAX_CHARS = 20
 
-    response = client.post(URL, {"text": "x" * 21}, format="json")
+    response = visitor.post(URL, {"text": "x" * 21}, format="json")
 
     assert response.status_code == 400
     error = response.json()["error"]
@@ -71,10 +59,10 @@ def test_text_over_the_limit_is_a_field_error(client, settings):
     assert error["message"].startswith("text: ")
 
 
-def test_text_at_the_limit_is_scored(client, settings):
+def test_text_at_the_limit_is_scored(visitor, settings):
     settings.PREDICTION_MAX_CHARS = 20
 
-    response = client.post(URL, {"text": "great " * 3 + "ok"}, format="json")
+    response = visitor.post(URL, {"text": "great " * 3 + "ok"}, format="json")
 
     assert response.status_code == 200
 
@@ -88,15 +76,15 @@ def test_text_at_the_limit_is_scored(client, settings):
         ({"text": "nul \x00 byte"}, "text", "Null characters are not allowed."),
     ],
 )
-def test_bad_bodies_name_the_field(client, body, field, message):
-    response = client.post(URL, body, format="json")
+def test_bad_bodies_name_the_field(visitor, body, field, message):
+    response = visitor.post(URL, body, format="json")
 
     assert response.status_code == 400
     assert response.json()["error"]["fields"] == {field: [message]}
 
 
-def test_a_body_that_is_not_an_object_is_a_clear_error(client):
-    response = client.post(URL, ["text"], format="json")
+def test_a_body_that_is_not_an_object_is_a_clear_error(visitor):
+    response = visitor.post(URL, ["text"], format="json")
 
     assert response.status_code == 400
     error = response.json()["error"]
@@ -104,8 +92,8 @@ def test_a_body_that_is_not_an_object_is_a_clear_error(client):
     assert error["message"] == "Invalid data. Expected a dictionary, but got list."
 
 
-def test_malformed_json_is_a_400_in_the_error_format(client):
-    response = client.post(URL, '{"text": ', content_type="application/json")
+def test_malformed_json_is_a_400_in_the_error_format(visitor):
+    response = visitor.post(URL, '{"text": ', content_type="application/json")
 
     assert response.status_code == 400
     error = response.json()["error"]
@@ -114,15 +102,15 @@ def test_malformed_json_is_a_400_in_the_error_format(client):
     assert error["fields"] == {}
 
 
-def test_form_posts_are_refused_with_415(client):
-    response = client.post(URL, {"text": "hello"})  # multipart form
+def test_form_posts_are_refused_with_415(visitor):
+    response = visitor.post(URL, {"text": "hello"})  # multipart form
 
     assert response.status_code == 415
     assert response.json()["error"]["code"] == "unsupported_media_type"
 
 
-def test_get_is_not_allowed(client):
-    response = client.get(URL)
+def test_get_is_not_allowed(visitor):
+    response = visitor.get(URL)
 
     assert response.status_code == 405
     assert response.json()["error"] == {
@@ -133,11 +121,11 @@ def test_get_is_not_allowed(client):
     }
 
 
-def test_it_is_throttled_per_client_with_retry_after(client, settings):
+def test_it_is_throttled_per_client_with_retry_after(visitor, settings):
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"predict": "3/min"}}
 
-    codes = [client.post(URL, {"text": "fine"}, format="json").status_code for _ in range(3)]
-    limited = client.post(URL, {"text": "fine"}, format="json")
+    codes = [visitor.post(URL, {"text": "fine"}, format="json").status_code for _ in range(3)]
+    limited = visitor.post(URL, {"text": "fine"}, format="json")
     other_client = APIClient(REMOTE_ADDR="10.9.8.7").post(URL, {"text": "fine"}, format="json")
 
     assert codes == [200, 200, 200]
@@ -149,48 +137,48 @@ def test_it_is_throttled_per_client_with_retry_after(client, settings):
     assert other_client.status_code == 200
 
 
-def test_unknown_api_addresses_answer_json_404(client):
-    response = client.get("/api/nothing-here/")
+def test_unknown_api_addresses_answer_json_404(visitor):
+    response = visitor.get("/api/nothing-here/")
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
 
 
-def test_a_missing_trailing_slash_gets_a_hint(client):
-    response = client.post("/api/predict", {"text": "hi"}, format="json")
+def test_a_missing_trailing_slash_gets_a_hint(visitor):
+    response = visitor.post("/api/predict", {"text": "hi"}, format="json")
 
     assert response.status_code == 404
     assert "Did you mean /api/predict/" in response.json()["error"]["message"]
 
 
-def test_odd_addresses_under_the_api_still_answer_json(client):
-    response = client.get("/api/brands/line%0Abreak/")
+def test_odd_addresses_under_the_api_still_answer_json(visitor):
+    response = visitor.get("/api/brands/line%0Abreak/")
 
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
 
 
 def test_a_post_to_a_wrong_address_is_a_json_404_even_with_a_session():
-    client = APIClient(enforce_csrf_checks=True)
+    browser = APIClient(enforce_csrf_checks=True)
 
-    response = client.post("/api/staff/model-versions/-1/activate/")
+    response = browser.post("/api/staff/model-versions/-1/activate/")
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
 
 
-def test_a_huge_body_is_a_413_in_the_error_format(client, settings):
+def test_a_huge_body_is_a_413_in_the_error_format(visitor, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
 
-    response = client.post(URL, {"text": "x" * 2000}, format="json")
+    response = visitor.post(URL, {"text": "x" * 2000}, format="json")
 
     assert response.status_code == 413
     assert response.json()["error"]["message"] == "The request body is over 1000 bytes."
 
 
-def test_there_are_no_cors_headers_by_default(client):
-    preflight = client.options(URL, HTTP_ORIGIN="https://elsewhere.example", HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST")
-    response = client.post(URL, {"text": "hi"}, format="json", HTTP_ORIGIN="https://elsewhere.example")
+def test_there_are_no_cors_headers_by_default(visitor):
+    preflight = visitor.options(URL, HTTP_ORIGIN="https://elsewhere.example", HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST")
+    response = visitor.post(URL, {"text": "hi"}, format="json", HTTP_ORIGIN="https://elsewhere.example")
 
     for answer in (preflight, response):
         assert not [name for name in answer.headers if name.lower().startswith("access-control-")]

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from core.jobs import JobRun
 from crawling.models import CrawlRun
 from ml.models import ModelVersion, TrainingRun
-from tests.factories import model_version_create
+from tests.factories import model_version_create, user_create
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_cache")]  # throttles, the active model note
 
@@ -71,6 +71,15 @@ def test_staff_get_in_with_a_session_or_a_token(url, staff_user):
     assert session.get(url).status_code == 200
     assert token.get(url).status_code == 200
     assert APIClient(HTTP_AUTHORIZATION="Token wrong").get(url).status_code == 403
+
+
+@pytest.mark.parametrize("url", LISTS)
+def test_staff_need_not_be_superusers(url):
+    clerk = user_create("clerk", is_staff=True)
+    session = APIClient()
+    session.force_login(clerk)
+
+    assert session.get(url).status_code == 200
 
 
 def test_starting_work_is_refused_to_non_staff(outsider):

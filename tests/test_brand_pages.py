@@ -7,10 +7,10 @@ import re
 import pytest
 
 from brands.models import Company
-from brands.services import category_upsert, company_refresh_aggregates, company_upsert
-from reviews.labels import stars_to_label
-from reviews.models import ScrapedReview, UserReview
-from reviews.services import user_review_create, user_review_set_status
+from brands.services import category_upsert, company_upsert
+from reviews.models import UserReview
+from reviews.services import company_refresh_aggregates, user_review_create, user_review_set_status
+from tests.factories import scraped_review_create
 
 pytestmark = pytest.mark.django_db
 
@@ -20,15 +20,7 @@ BAD = "Terrible quality, rude support and a late, broken parcel. Awful."
 
 def scraped(company: Company, stars: int, n: int = 1, text: str = "A review from the review site.") -> None:
     for _ in range(n):
-        ScrapedReview.objects.create(
-            company=company,
-            source="trustpilot",
-            source_id=f"{company.slug}-{stars}-{ScrapedReview.objects.count()}",
-            stars=stars,
-            label=stars_to_label(stars),
-            text=text,
-            author_name="Sam",
-        )
+        scraped_review_create(company=company, stars=stars, text=text, author_name="Sam")
     company_refresh_aggregates([company.pk])
 
 

@@ -18,7 +18,6 @@ import pytest
 from django.conf import settings
 
 from brands.models import Company
-from brands.services import company_upsert
 from core.privacy import hash_ip
 from crawling.discovery import CHROMIUM_FLAGS
 from ml.inference import predict
@@ -114,13 +113,10 @@ def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
 
 
 @pytest.fixture
-def brands(transactional_db) -> list[Company]:
-    predict("warm up the model")  # load it before the browser types, as a running site has
-    return [
-        company_upsert(name="Acme Boots", domain="acme-boots.example"),
-        company_upsert(name="Blue Kettle", domain="bluekettle.example"),
-        company_upsert(name="Corner Books", domain="cornerbooks.example"),
-    ]
+def brands(transactional_db, brands) -> list[Company]:
+    """The shared three brands, committed for the server thread, with the model loaded as on a running site."""
+    predict("warm up the model")  # before the browser types
+    return brands
 
 
 def wait(driver, condition, timeout: float = WAIT_S):
@@ -137,6 +133,12 @@ def sentiment(driver) -> tuple[str, str | None]:
             "return [document.getElementById('sentiment').dataset.band, checked ? checked.value : null];"
         )
     )
+
+
+def shown_score(driver) -> float | None:
+    """The score of the prediction the page shows now (None before the first one)."""
+    score = driver.find_element(By.ID, "sentiment").get_attribute("data-score")
+    return float(score) if score else None
 
 
 def type_text(driver, text: str) -> float:
@@ -182,9 +184,12 @@ def test_live_sentiment_rating_and_submit(browser, live_url, brands):
         NEGATIVE
         + " But then they fixed everything: excellent, wonderful, amazing, great and lovely people. I love them!"
     )
+    expected = predict(text)
     browser.find_element(By.ID, "id_text").send_keys(text[len(NEGATIVE) :])
     wait(browser, lambda: sentiment(browser)[0] == "good")
-    time.sleep(0.3)  # a few more answers arrive: the pick must survive them all
+    # The answer for the whole text is the last the page gets: once it shows, every earlier one has
+    # arrived too, and the pick must have survived them all.
+    wait(browser, lambda: shown_score(browser) == pytest.approx(expected["score"], abs=1e-9))
     assert sentiment(browser)[1] == "3"
     assert hint.text in ("suggested: 4★", "suggested: 5★")
 
@@ -198,7 +203,6 @@ def test_live_sentiment_rating_and_submit(browser, live_url, brands):
     ActionChains(browser).double_click(browser.find_element(By.ID, "submit-review")).perform()
     wait(browser, lambda: "Thank you for reviewing" in browser.find_element(By.TAG_NAME, "main").text)
     review = UserReview.objects.get()  # a double click stores one review
-    expected = predict(text)
     assert review.company.slug == brand_slug
     assert review.text == text
     assert review.rating == 3

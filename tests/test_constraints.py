@@ -7,23 +7,22 @@ from django.db import IntegrityError, transaction
 
 from brands.domains import normalize_domain
 from brands.models import Company
-from brands.services import company_refresh_aggregates, company_upsert
+from brands.services import company_upsert
 from ml.models import ModelVersion
 from reviews.labels import stars_to_label
 from reviews.models import ScrapedReview, UserReview
-from reviews.services import user_review_create, user_review_set_status
+from reviews.services import company_refresh_aggregates, user_review_create, user_review_set_status
+from tests.factories import company_create, scraped_review_create
 
 
 @pytest.fixture
 def company(db) -> Company:
-    return company_upsert(name="Acme", domain="acme.example", source="starter")
+    return company_create(name="Acme", domain="acme.example", source="starter")
 
 
 @pytest.fixture
 def scraped(company) -> ScrapedReview:
-    return ScrapedReview.objects.create(
-        company=company, source="trustpilot", source_id="r1", stars=4, label="good", text="Nice"
-    )
+    return scraped_review_create(company=company, source_id="r1", stars=4, text="Nice")
 
 
 def violates(write) -> bool:

@@ -12,11 +12,12 @@ from crawling.models import CrawlRun
 from crawling.parsing import parse_listing_companies
 from reviews.labels import stars_to_label
 from reviews.models import ScrapedReview
+from tests.conftest import browser_marks
 from tests.review_site.checks import normalised, run_crawl, stored_reviews
 from tests.review_site.content import add_faults, build_site
 from tests.review_site.server import ReviewSite
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [*browser_marks(), pytest.mark.slow]
 
 
 @pytest.fixture

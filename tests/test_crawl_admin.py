@@ -5,24 +5,17 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from brands.models import Category, Company
 from crawling.models import CrawlRun
+from tests.factories import category_create, company_create
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis]
 
 
-@pytest.fixture
-def staff_client(client, django_user_model):
-    user = django_user_model.objects.create_superuser("staff", "staff@example.com", "pw-staff-123")
-    client.force_login(user)
-    return client
-
-
-def test_staff_start_a_crawl_from_the_form_and_watch_it(staff_client, redis_url):
-    response = staff_client.get(reverse("admin:crawling_crawlrun_add"), follow=True)
+def test_staff_start_a_crawl_from_the_form_and_watch_it(staff, redis_url):
+    response = staff.get(reverse("admin:crawling_crawlrun_add"), follow=True)
     assert b"Start crawl" in response.content
 
-    response = staff_client.post(
+    response = staff.post(
         reverse("admin:crawling_crawlrun_start"),
         {"start_url": "http://127.0.0.1:9", "categories": "pets, toys", "max_pages": "2", "concurrency": "2"},
         follow=True,
@@ -38,32 +31,30 @@ def test_staff_start_a_crawl_from_the_form_and_watch_it(staff_client, redis_url)
         errors_by_kind={"http_500": 1},
         last_errors=[{"kind": "http_500", "url": "http://127.0.0.1:9/review/x.com", "detail": "boom"}],
     )
-    page = staff_client.get(reverse("admin:crawling_crawlrun_change", args=[run.pk])).content.decode()
+    page = staff.get(reverse("admin:crawling_crawlrun_change", args=[run.pk])).content.decode()
     assert "http://127.0.0.1:9/review/x.com" in page and "http_500" in page
 
-    staff_client.post(reverse("admin:crawling_crawlrun_changelist"), {"action": "retry", "_selected_action": [run.pk]})
+    staff.post(reverse("admin:crawling_crawlrun_changelist"), {"action": "retry", "_selected_action": [run.pk]})
     assert CrawlRun.objects.count() == 2
     assert CrawlRun.objects.order_by("-pk").first().params == run.params
 
 
-def test_bad_options_are_explained(staff_client, redis_url):
-    response = staff_client.post(reverse("admin:crawling_crawlrun_start"), {"start_url": "ftp://x", "max_pages": "0"})
+def test_bad_options_are_explained(staff, redis_url):
+    response = staff.post(reverse("admin:crawling_crawlrun_start"), {"start_url": "ftp://x", "max_pages": "0"})
     assert response.status_code == 200
     assert CrawlRun.objects.count() == 0
     assert "Enter a valid URL" in response.content.decode()
 
 
-def test_staff_crawl_selected_companies_and_categories(staff_client, redis_url):
-    company = Company.objects.create(
-        name="Acme", slug="acme", domain="acme.example", source_identifier="www.acme.example"
-    )
-    category = Category.objects.create(name="Pets", slug="pets")
+def test_staff_crawl_selected_companies_and_categories(staff, redis_url):
+    company = company_create(name="Acme", domain="acme.example", source_identifier="www.acme.example")
+    category = category_create(name="Pets")
 
-    staff_client.post(
+    staff.post(
         reverse("admin:brands_company_changelist"),
         {"action": "crawl_selected_companies", "_selected_action": [company.pk]},
     )
-    staff_client.post(
+    staff.post(
         reverse("admin:brands_category_changelist"),
         {"action": "crawl_selected_categories", "_selected_action": [category.pk]},
     )

@@ -8,10 +8,9 @@ import pytest
 from asgiref.testing import ApplicationCommunicator
 from rest_framework.test import APIClient
 
-from brands.models import Category
-from brands.services import company_upsert
 from config.asgi import application
-from reviews.models import ScrapedReview, UserReview
+from reviews.models import ScrapedReview
+from tests.factories import category_create, company_create, scraped_review_create, user_review_create_row
 
 SCRIPT = '<script>alert("owned")</script>'
 IMG = "<img src=x onerror=alert(1)>"
@@ -19,14 +18,11 @@ IMG = "<img src=x onerror=alert(1)>"
 
 @pytest.fixture
 def hostile_rows(db):
-    category = Category.objects.create(name=f"Shops {IMG}", slug="shops-hostile")
-    company = company_upsert(name=f"Evil {SCRIPT} & Co", domain="evil.example")
+    category = category_create(name=f"Shops {IMG}", slug="shops-hostile")
+    company = company_create(name=f"Evil {SCRIPT} & Co", domain="evil.example")
     company.categories.add(category)
-    ScrapedReview.objects.create(
-        company=company, source="trustpilot", source_id="x1", stars=1, label="bad",
-        title=f"Title {SCRIPT}", text=f"Text {IMG} body", language="en",
-    )  # fmt: skip
-    UserReview.objects.create(company=company, text=f"Visitor {SCRIPT} text", rating=2)
+    scraped_review_create(company=company, stars=1, title=f"Title {SCRIPT}", text=f"Text {IMG} body", language="en")
+    user_review_create_row(company=company, text=f"Visitor {SCRIPT} text", rating=2)
     return company
 
 

@@ -12,20 +12,9 @@ import pytest
 
 from core.jobs import enqueue_run, job_runs_reap
 from crawling.models import CrawlRun
-from tests.conftest import ROOT
+from tests.conftest import ROOT, worker_start
 
 pytestmark = pytest.mark.slow
-
-
-def start_worker(env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "rqworker", "default"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
 
 
 def wait_for_status(run: CrawlRun, status: str, timeout: float = 60) -> None:
@@ -41,7 +30,7 @@ def wait_for_status(run: CrawlRun, status: str, timeout: float = 60) -> None:
 def test_a_killed_worker_leaves_a_failed_run_with_the_reason(subprocess_env):
     run = CrawlRun.objects.create(params={"note": "reaper test"})
     enqueue_run(run, "tests.jobs_for_tests.sleepy_job", queue="default")
-    worker = start_worker(subprocess_env)
+    worker = worker_start(subprocess_env, "default")
     try:
         wait_for_status(run, CrawlRun.Status.RUNNING)
         assert job_runs_reap() == 0, "a run whose worker is alive must not be reaped"

@@ -6,14 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_cache")]  # no failure counts from before
 
 
 def attempt(client, password: str):

@@ -9,9 +9,9 @@ from django.conf import settings
 from django.urls import reverse
 
 from ml.models import ModelVersion, TrainingRun
-from tests.test_ml_inference import fresh_predictor, trained_checkpoint, version_create  # noqa: F401
+from tests.factories import model_version_create
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("served_model_reset")]
 
 
 def test_staff_start_a_training_run_and_see_it_queued(admin_client, redis_url):
@@ -52,9 +52,9 @@ def test_a_failed_run_shows_its_error_and_can_be_retried(admin_client, redis_url
     assert TrainingRun.objects.filter(status="queued").count() == 1
 
 
-def test_versions_show_pictures_activate_and_compare(admin_client, trained_checkpoint):  # noqa: F811
-    first = version_create(trained_checkpoint, "tiny-1")
-    second = version_create(trained_checkpoint, "tiny-<2>")
+def test_versions_show_pictures_activate_and_compare(admin_client, trained_checkpoint):
+    first = model_version_create(name="tiny-1", checkpoint=trained_checkpoint)
+    second = model_version_create(name="tiny-<2>", checkpoint=trained_checkpoint)
     ModelVersion.objects.filter(pk=first.pk).update(
         metrics={
             "accuracy": 0.8,

@@ -2,61 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
 
-import ml.inference
-from ml.config import TrainingOptions
-from ml.data import dataset_from_rows
 from ml.inference import predict, predict_batch
 from ml.models import ModelVersion
-from ml.services import ModelVersionError, model_version_activate, model_version_register
-from ml.train import train_model
+from ml.services import ModelVersionError, model_version_activate
 from tests.conftest import ROOT
-from tests.test_ml_training import tiny_rows
+from tests.factories import model_version_create
 
 KEYS = {"score", "label", "probabilities", "suggested_rating", "model"}
 
-
-@pytest.fixture(scope="session")
-def trained_checkpoint(tmp_path_factory) -> Path:
-    """One tiny trained model per test session, copied into each test's MEDIA_ROOT by `version_create`."""
-    path = tmp_path_factory.mktemp("checkpoint") / "tiny.pt"
-    splits = dataset_from_rows(tiny_rows(), seed=3).splits
-    train_model(options=TrainingOptions(epochs=3), splits=splits, checkpoint_path=path, name="tiny")
-    return path
-
-
-@pytest.fixture(autouse=True)
-def fresh_predictor():
-    """Each test starts (and leaves) the process without a loaded model or a cached active version."""
-    forget_model()
-    yield
-    forget_model()
-
-
-def forget_model() -> None:
-    ml.inference._predictor = None
-    ml.inference._cache_down_until = 0.0
-    with contextlib.suppress(Exception):  # the Redis-down test points the cache at nothing
-        cache.delete(ml.inference.CACHE_KEY)
-
-
-def version_create(checkpoint: Path, name: str) -> ModelVersion:
-    target = Path(settings.ML_MODELS_DIR) / f"{name}.pt"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(checkpoint, target)
-    return model_version_register(
-        name=name, architecture="fasttext", checkpoint_path=target, hyperparameters={}, dataset={}, metrics={}
-    )
+pytestmark = pytest.mark.usefixtures("served_model_reset")
 
 
 def assert_prediction(prediction: dict, model: str) -> None:
@@ -82,7 +44,7 @@ BAD_TEXTS = {
 def test_bad_input_gets_a_valid_prediction_or_nulls(trained, trained_checkpoint):
     model = "lexicon-vader"
     if trained:
-        model_version_activate(version=version_create(trained_checkpoint, "tiny-1"))
+        model_version_activate(version=model_version_create(name="tiny-1", checkpoint=trained_checkpoint))
         model = "tiny-1"
     for name, text in BAD_TEXTS.items():
         prediction = predict(text)
@@ -103,10 +65,10 @@ def test_bad_input_gets_a_valid_prediction_or_nulls(trained, trained_checkpoint)
 @pytest.mark.django_db(transaction=True)
 def test_activation_switches_the_predictor_in_this_process(trained_checkpoint):
     assert predict("Excellent service")["model"] == "lexicon-vader"
-    first = version_create(trained_checkpoint, "tiny-1")
+    first = model_version_create(name="tiny-1", checkpoint=trained_checkpoint)
     model_version_activate(version=first)
     assert predict("Excellent service")["model"] == "tiny-1"
-    second = version_create(trained_checkpoint, "tiny-2")
+    second = model_version_create(name="tiny-2", checkpoint=trained_checkpoint)
     model_version_activate(version=second)
     assert predict("Excellent service")["model"] == "tiny-2"
     assert list(ModelVersion.objects.filter(is_active=True).values_list("name", flat=True)) == ["tiny-2"]
@@ -114,14 +76,14 @@ def test_activation_switches_the_predictor_in_this_process(trained_checkpoint):
 
 @pytest.mark.django_db
 def test_a_model_that_fails_while_scoring_falls_back_to_the_lexicon(trained_checkpoint, monkeypatch):
-    model_version_activate(version=version_create(trained_checkpoint, "tiny-1"))
+    model_version_activate(version=model_version_create(name="tiny-1", checkpoint=trained_checkpoint))
     assert predict("Excellent service")["model"] == "tiny-1"
-    predictor = ml.inference.get_predictor()
+    from ml.checkpoint import SentimentModel
 
-    def broken(texts, batch_size=32):
+    def broken(self, texts, batch_size=32):
         raise RuntimeError("shape mismatch in layer 3")
 
-    monkeypatch.setattr(predictor._model, "probabilities", broken)
+    monkeypatch.setattr(SentimentModel, "probabilities", broken)  # the loaded model breaks from now on
     assert_prediction(predict("Terrible, slow and rude"), "lexicon-vader")
     monkeypatch.undo()
     assert predict("Terrible, slow and rude")["model"] == "tiny-1"  # not served from the fallback's cache
@@ -136,17 +98,17 @@ def test_a_model_that_fails_when_it_loads_is_not_served(trained_checkpoint, monk
         raise RuntimeError("shape mismatch in layer 3")
 
     monkeypatch.setattr(SentimentModel, "probabilities", broken)
-    model_version_activate(version=version_create(trained_checkpoint, "tiny-1"))
+    model_version_activate(version=model_version_create(name="tiny-1", checkpoint=trained_checkpoint))
     assert_prediction(predict("Terrible, slow and rude"), "lexicon-vader")
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_missing_or_corrupt_checkpoint_is_refused_and_the_previous_model_stays(trained_checkpoint):
-    good = version_create(trained_checkpoint, "tiny-1")
+    good = model_version_create(name="tiny-1", checkpoint=trained_checkpoint)
     model_version_activate(version=good)
-    corrupt = version_create(trained_checkpoint, "tiny-corrupt")
+    corrupt = model_version_create(name="tiny-corrupt", checkpoint=trained_checkpoint)
     Path(settings.MEDIA_ROOT, corrupt.file).write_bytes(b"not a checkpoint")
-    missing = version_create(trained_checkpoint, "tiny-missing")
+    missing = model_version_create(name="tiny-missing", checkpoint=trained_checkpoint)
     Path(settings.MEDIA_ROOT, missing.file).unlink()
     for version, reason in [(corrupt, "unreadable or corrupt"), (missing, "does not exist")]:
         with pytest.raises(ModelVersionError, match=reason):
@@ -167,10 +129,11 @@ def test_predictions_go_on_when_redis_is_down(settings, trained_checkpoint):
         }
     }
     assert predict("Excellent service")["model"] == "lexicon-vader"
-    model_version_activate(version=version_create(trained_checkpoint, "tiny-1"))
+    model_version_activate(version=model_version_create(name="tiny-1", checkpoint=trained_checkpoint))
     assert predict("Excellent service")["model"] == "tiny-1"
 
 
+@pytest.mark.slow  # a second Django process loads the model
 def test_another_process_serves_the_activated_model(subprocess_env, trained_checkpoint):
     def predict_in_subprocess() -> dict:
         done = subprocess.run(
@@ -184,7 +147,7 @@ def test_another_process_serves_the_activated_model(subprocess_env, trained_chec
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 
-    version = version_create(trained_checkpoint, "tiny-1")
+    version = model_version_create(name="tiny-1", checkpoint=trained_checkpoint)
     model_version_activate(version=version)
     prediction = predict_in_subprocess()
     assert_prediction(prediction, "tiny-1")

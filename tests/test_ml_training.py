@@ -9,7 +9,6 @@ import pytest
 import torch
 from django.core.management import CommandError, call_command
 
-from brands.services import company_upsert
 from ml.checkpoint import checkpoint_load, checkpoint_save
 from ml.config import TrainingOptions, TrainingOptionsError
 from ml.data import dataset_build, dataset_from_rows
@@ -17,49 +16,8 @@ from ml.encoding import CharEncoding, NgramEncoding
 from ml.model import CharCNN, CharCNNConfig, FastText, FastTextConfig
 from ml.models import ModelVersion, TrainingRun
 from ml.train import train_model
-from reviews.labels import stars_to_label
 from reviews.models import ScrapedReview
-
-WORDS = {
-    1: ["awful", "terrible", "rude", "broken", "never again", "scam", "refund refused", "worst"],
-    3: ["okay", "average", "fine but slow", "mixed feelings", "so-so", "could be better", "not bad"],
-    5: ["excellent", "great", "fast delivery", "friendly staff", "love it", "perfect", "highly recommend"],
-}
-
-
-def review_texts(stars: int, count: int, seed: int = 0) -> list[str]:
-    """Distinct, learnable review texts for a star rating."""
-    rng = random.Random(seed * 10 + stars)
-    return [
-        f"{rng.choice(WORDS[stars]).capitalize()} service, {rng.choice(WORDS[stars])} and {rng.choice(WORDS[stars])}. "
-        f"Order {n}."
-        for n in range(count)
-    ]
-
-
-def labelled_reviews_create(per_class: int = 30, *, language: str = "en") -> None:
-    """Scraped reviews for every class, written to the test database."""
-    company = company_upsert(name="Acme", domain="acme.example")
-    for stars in (1, 3, 5):
-        for n, text in enumerate(review_texts(stars, per_class)):
-            ScrapedReview.objects.create(
-                company=company,
-                source="test",
-                source_id=f"{stars}-{n}-{language}",
-                stars=stars,
-                label=stars_to_label(stars),
-                text=text,
-                language=language,
-            )
-
-
-def tiny_rows(per_class: int = 30) -> list[tuple[str, str, str]]:
-    return [
-        (f"{stars}-{n}", text, stars_to_label(stars))
-        for stars in (1, 3, 5)
-        for n, text in enumerate(review_texts(stars, per_class))
-    ]
-
+from tests.factories import labelled_reviews_create, tiny_rows
 
 TINY = {"epochs": 3, "patience": 3}
 

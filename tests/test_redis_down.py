@@ -7,12 +7,10 @@ import re
 import pytest
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
-from django.contrib.auth.models import User
-from rest_framework.test import APIClient
 
-from brands.services import company_upsert
 from reviews.models import UserReview
 from tests.conftest import free_port
+from tests.factories import company_create
 
 POSITIVE = "Wonderful service, friendly staff and fast delivery. I love it and recommend them!"
 
@@ -44,21 +42,20 @@ def redis_is_down(settings):
 
 @pytest.fixture
 def brand(db):
-    return company_upsert(name="Acme Boots", domain="acme-boots.example")
+    return company_create(name="Acme Boots")
 
 
 @pytest.mark.django_db
-def test_pages_predictions_and_reviews_work_without_redis(redis_is_down, brand, client):
+def test_pages_predictions_and_reviews_work_without_redis(redis_is_down, brand, client, visitor):
     assert client.get("/").status_code == 200
     assert client.get("/brands/").status_code == 200
     assert client.get(f"/brands/{brand.slug}/").status_code == 200
 
-    api = APIClient()
-    prediction = api.post("/api/predict/", {"text": POSITIVE}, format="json")
+    prediction = visitor.post("/api/predict/", {"text": POSITIVE}, format="json")
     assert prediction.status_code == 200, prediction.content
     assert prediction.json()["label"] == "good"
 
-    created = api.post("/api/reviews/", {"brand": brand.slug, "text": POSITIVE, "rating": 5}, format="json")
+    created = visitor.post("/api/reviews/", {"brand": brand.slug, "text": POSITIVE, "rating": 5}, format="json")
     assert created.status_code == 201, created.content
 
     page = client.get("/").content.decode()
@@ -86,10 +83,7 @@ async def test_the_websocket_keeps_scoring_without_redis(redis_is_down):
 
 
 @pytest.mark.django_db
-def test_starting_a_crawl_without_redis_answers_503_with_the_reason(redis_is_down):
-    staff = User.objects.create_superuser("staff", "staff@example.com", "pw-for-tests")
-    api = APIClient()
-    api.force_authenticate(staff)
-    response = api.post("/api/staff/crawl-runs/", {"start_url": "http://127.0.0.1:9/"}, format="json")
+def test_starting_a_crawl_without_redis_answers_503_with_the_reason(redis_is_down, staff):
+    response = staff.post("/api/staff/crawl-runs/", {"start_url": "http://127.0.0.1:9/"}, format="json")
     assert response.status_code == 503, response.content
     assert "unavailable" in response.content.decode().lower()

@@ -17,15 +17,6 @@ pytestmark = pytest.mark.django_db
 POSITIVE = "Wonderful service, friendly staff and fast delivery. I love it and recommend them!"
 
 
-@pytest.fixture
-def brands() -> list[Company]:
-    return [
-        company_upsert(name="Acme Boots", domain="acme-boots.example"),
-        company_upsert(name="Blue Kettle", domain="bluekettle.example"),
-        company_upsert(name="Corner Books", domain="cornerbooks.example"),
-    ]
-
-
 def form_fields(html: str) -> dict[str, str]:
     """The hidden inputs of the review form in a page."""
     return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html))

@@ -53,6 +53,7 @@ def test_env_list_splits_on_commas(monkeypatch):
     assert env_list("SOME_HOSTS") == ["a.example", "b.example"]
 
 
+@pytest.mark.slow  # a full `manage.py check --deploy` in a subprocess
 def test_production_passes_the_deploy_check_with_no_warning():
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -74,6 +75,7 @@ def test_a_bad_value_stops_start_up_with_its_name():
     assert "DEBUG='maybe'" in result.stderr
 
 
+@pytest.mark.slow  # migrates a new database in a subprocess
 def test_a_fresh_checkout_creates_the_sqlite_folder(tmp_path):
     database = tmp_path / "not" / "yet" / "there" / "starling.sqlite3"
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}

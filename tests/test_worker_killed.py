@@ -16,25 +16,13 @@ from crawling.services import crawl_run_retry, crawl_run_start
 from ml.models import TrainingRun
 from ml.services import training_run_retry, training_run_start
 from reviews.models import ScrapedReview
-from tests.conftest import ROOT
+from tests.conftest import ROOT, worker_start
+from tests.factories import labelled_reviews_create
 from tests.review_site.checks import FAST_LIMITS, normalised, stored_reviews
 from tests.review_site.content import build_site
 from tests.review_site.server import ReviewSite
-from tests.test_ml_training import labelled_reviews_create
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
-
-
-def start_worker(env: dict[str, str], queue: str) -> subprocess.Popen:
-    """A worker in a process group of its own, so killing the group is a machine dying mid-job."""
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "rqworker", queue],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
 
 
 def kill_when(worker: subprocess.Popen, ready, timeout: float = 90) -> None:
@@ -67,7 +55,7 @@ def test_a_crawl_whose_worker_dies_is_failed_and_its_retry_stores_every_review_o
         params = {"start_url": served.url, "companies": list(site.companies), "concurrency": 1}
         run = crawl_run_start(params=params)
         total = len(site.served_reviews())
-        kill_when(start_worker(env, "crawl"), lambda: ScrapedReview.objects.count() >= 10)
+        kill_when(worker_start(env, "crawl"), lambda: ScrapedReview.objects.count() >= 10)
         partial = ScrapedReview.objects.count()
         assert 0 < partial < total, "the crawl was not killed half-way"
         reap_after_heartbeats_lapse(run)
@@ -87,7 +75,7 @@ def test_a_crawl_whose_worker_dies_is_failed_and_its_retry_stores_every_review_o
 def test_a_training_run_whose_worker_dies_is_failed_and_can_be_retried(subprocess_env):
     labelled_reviews_create(30)
     run = training_run_start(params={"architecture": "charcnn", "epochs": 500, "patience": 100, "seed": 1})
-    kill_when(start_worker(subprocess_env, "training"), lambda: TrainingRun.objects.get(pk=run.pk).history)
+    kill_when(worker_start(subprocess_env, "training"), lambda: TrainingRun.objects.get(pk=run.pk).history)
     reap_after_heartbeats_lapse(run)
 
     retry = training_run_retry(run=run)
