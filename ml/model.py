@@ -288,21 +288,26 @@ class FastText(nn.Module):
         return logits.add_(self.out.bias)
 
 
-CONFIGS = {"charcnn": CharCNNConfig, "cnn": CNNConfig, "fasttext": FastTextConfig}
-NETWORKS = {"charcnn": CharCNN, "cnn": CNN, "fasttext": FastText}
+# The network behind each architecture name (ml.architectures) and its config dataclass: what a
+# checkpoint, which names its architecture, is rebuilt with.
+NETWORKS: dict[str, tuple[type[nn.Module], type]] = {
+    "charcnn": (CharCNN, CharCNNConfig),
+    "cnn": (CNN, CNNConfig),
+    "fasttext": (FastText, FastTextConfig),
+}
 
 
 def config_from_dict(architecture: str, values: dict):
     """Rebuild a config dataclass from a checkpoint (JSON lists become tuples)."""
-    if architecture not in CONFIGS:
-        raise ValueError(f"unknown architecture {architecture!r}; known: {', '.join(CONFIGS)}")
+    if architecture not in NETWORKS:
+        raise ValueError(f"unknown architecture {architecture!r}; known: {', '.join(NETWORKS)}")
     values = {key: tuple(value) if isinstance(value, list) else value for key, value in values.items()}
-    return CONFIGS[architecture](**values)
+    return NETWORKS[architecture][1](**values)
 
 
 def build_network(architecture: str, config) -> nn.Module:
     """The network for an architecture name and its config."""
-    return NETWORKS[architecture](config)
+    return NETWORKS[architecture][0](config)
 
 
 def config_to_dict(config) -> dict:

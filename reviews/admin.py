@@ -193,5 +193,5 @@ class UserReviewAdmin(ReviewAdmin):
 
     @admin.action(description="Show on the site", permissions=["change"])
     def show(self, request: HttpRequest, queryset: QuerySet) -> None:
-        changed = sum(user_review_set_status(review_ids=ids, status="visible") for ids in pk_batches(queryset))
+        changed = sum(user_review_set_status(review_ids=ids, status=UserReview.Status.VISIBLE) for ids in pk_batches(queryset))
         self.message_user(request, f"{changed} reviews shown.", messages.SUCCESS)

@@ -188,6 +188,15 @@ def job_queue_down(settings) -> None:
 # Who uses the site in a test (healthchecks' alice, bob and charlie).
 
 
+def signed_in(user):
+    """A client (pages, forms and the JSON API alike) signed in as `user`."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
 @pytest.fixture
 def visitor():
     """An anonymous visitor: pages, forms and the JSON API alike."""
@@ -207,11 +216,7 @@ def staff_user(db):
 @pytest.fixture
 def staff(staff_user):
     """The staff member, signed in: the admin and the staff API."""
-    from rest_framework.test import APIClient
-
-    client = APIClient()
-    client.force_login(staff_user)
-    return client
+    return signed_in(staff_user)
 
 
 @pytest.fixture
@@ -225,11 +230,7 @@ def outsider_user(db):
 @pytest.fixture
 def outsider(outsider_user):
     """A signed-in user who is not staff."""
-    from rest_framework.test import APIClient
-
-    client = APIClient()
-    client.force_login(outsider_user)
-    return client
+    return signed_in(outsider_user)
 
 
 @pytest.fixture

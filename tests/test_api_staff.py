@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from core.jobs import JobRun
 from crawling.models import CrawlRun
 from ml.models import ModelVersion, TrainingRun
+from tests.conftest import signed_in
 from tests.factories import model_version_create, user_create
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_cache")]  # throttles, the active model note
@@ -75,11 +76,9 @@ def test_staff_get_in_with_a_session_or_a_token(url, staff_user):
 
 @pytest.mark.parametrize("url", LISTS)
 def test_staff_need_not_be_superusers(url):
-    clerk = user_create("clerk", is_staff=True)
-    session = APIClient()
-    session.force_login(clerk)
+    clerk = signed_in(user_create("clerk", is_staff=True))
 
-    assert session.get(url).status_code == 200
+    assert clerk.get(url).status_code == 200
 
 
 def test_starting_work_is_refused_to_non_staff(outsider):

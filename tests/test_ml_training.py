@@ -208,3 +208,12 @@ def test_the_imported_sample_trains_a_model_that_beats_chance(shared_data):
     version = ModelVersion.objects.get(is_active=True)
     assert version.dataset["rows"] > 1950 and version.dataset["sizes"]["test"] > 190
     assert version.metrics["macro_f1"] > 0.6  # three balanced classes: chance is 0.33
+
+
+def test_every_architecture_name_rebuilds_its_own_network():
+    from ml.architectures import ARCHITECTURE_SPECS
+    from ml.model import NETWORKS
+
+    assert set(ARCHITECTURE_SPECS) == set(NETWORKS)
+    for name, spec in ARCHITECTURE_SPECS.items():
+        assert isinstance(spec.config, NETWORKS[name][1])
