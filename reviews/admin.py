@@ -188,10 +188,14 @@ class UserReviewAdmin(ReviewAdmin):
 
     @admin.action(description="Hide from the site", permissions=["change"])
     def hide(self, request: HttpRequest, queryset: QuerySet) -> None:
-        changed = sum(user_review_set_status(review_ids=ids, status="hidden") for ids in pk_batches(queryset))
+        changed = sum(
+            user_review_set_status(review_ids=ids, status=UserReview.Status.HIDDEN) for ids in pk_batches(queryset)
+        )
         self.message_user(request, f"{changed} reviews hidden.", messages.SUCCESS)
 
     @admin.action(description="Show on the site", permissions=["change"])
     def show(self, request: HttpRequest, queryset: QuerySet) -> None:
-        changed = sum(user_review_set_status(review_ids=ids, status=UserReview.Status.VISIBLE) for ids in pk_batches(queryset))
+        changed = sum(
+            user_review_set_status(review_ids=ids, status=UserReview.Status.VISIBLE) for ids in pk_batches(queryset)
+        )
         self.message_user(request, f"{changed} reviews shown.", messages.SUCCESS)
