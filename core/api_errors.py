@@ -10,6 +10,7 @@ empty when the error is not about a field. Validation errors raised by services 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.conf import settings
@@ -23,7 +24,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
 
-from core.errors import StarlingError, error_body
+from core.errors import StarlingError, Throttled, error_body
 
 NON_FIELD = "non_field_errors"
 
@@ -98,7 +99,9 @@ def _starling_error_response(exc: StarlingError) -> Response:
     """A service's own error: its status, code and message, and its field when it names one."""
     set_rollback()
     fields = {exc.field: [exc.message]} if exc.field else {}
-    return Response(error_body(status=exc.status, code=exc.code, message=exc.message, fields=fields), status=exc.status)
+    body = error_body(status=exc.status, code=exc.code, message=exc.message, fields=fields)
+    headers = {"Retry-After": str(math.ceil(exc.retry_after))} if isinstance(exc, Throttled) else None
+    return Response(body, status=exc.status, headers=headers)
 
 
 @csrf_exempt  # a 404 changes nothing, so a POST to a wrong address gets the JSON answer, not a CSRF page

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.settings import api_settings
-from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.throttling import BaseThrottle
 
 from core.privacy import client_ip, hash_ip
+from core.rate_limits import rate_limit_take, scope_rate
 
 MAX_PAGE_SIZE = 100
 
@@ -19,17 +19,22 @@ class ApiPagination(PageNumberPagination):
     max_page_size = MAX_PAGE_SIZE
 
 
-class ScopedThrottle(ScopedRateThrottle):
-    """Limits each client (a user, else an IP) to the rate of the view's `throttle_scope`.
+class ScopedThrottle(BaseThrottle):
+    """Limits each client address to the rate of the view's `throttle_scope` (DEFAULT_THROTTLE_RATES).
 
-    Unlike DRF's class it reads DEFAULT_THROTTLE_RATES on every request, so the rate follows the
-    settings even when they change after start-up (tests, reloads).
+    Counts through `core.rate_limits` (atomic, and per process while Redis is down) rather than DRF's
+    history list; keyed on the client's address, like the websocket's share of the same scope. The
+    rate is read on every request, so it follows the settings when they change (tests, reloads).
     """
 
-    def get_rate(self) -> str | None:
-        """The configured rate of this scope, e.g. "30/min"; None means no limit."""
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+    def allow_request(self, request, view) -> bool:
+        """Take one hit from this client's budget in the view's scope; views without a scope are not limited."""
+        scope = getattr(view, "throttle_scope", None)
+        self.retry_after = None
+        if scope:
+            self.retry_after = rate_limit_take(scope, hash_ip(client_ip(request)), scope_rate(scope))
+        return self.retry_after is None
 
-    def get_ident(self, request) -> str:
-        """The client's IP as a salted hash: the cache key must not hold a raw IP."""
-        return hash_ip(client_ip(request))
+    def wait(self) -> float | None:
+        """Seconds until the client may try again (the Retry-After header)."""
+        return self.retry_after

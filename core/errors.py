@@ -34,6 +34,17 @@ class ServiceUnavailable(StarlingError):
     code = "service_unavailable"
 
 
+class Throttled(StarlingError):
+    """The client used up its budget (reviews, sign-ins, scores): it may try again in `retry_after` seconds."""
+
+    status = 429
+    code = "throttled"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 def error_body(*, status: int, code: str, message: str, fields: dict[str, list[str]] | None = None) -> dict:
     """The error object every API error answers with (see `core.api_errors`)."""
     return {"error": {"status": status, "code": code, "message": message, "fields": fields or {}}}

@@ -1,70 +1,70 @@
 """Staff sign-in is rate-limited: after too many failed attempts, the sign-in form answers 429 for a while.
 
-Attempts are counted in the cache under a salted hash of the client's IP and the user name, so no
-raw IP is stored or logged (django-axes was considered; it stores and logs raw IPs).
+Each sign-in attempt takes one hit from a budget (`core.rate_limits`, scope "sign_in") kept per client
+address and user name; a successful sign-in clears it, so only failures add up. The address is the
+one every throttle reads (`core.privacy.client_ip`, which honours the trusted proxies), and the name is
+read exactly as Django's sign-in form reads it, so `ｏｐｓａｄｍｉｎ` (fullwidth) counts as `opsadmin`.
+Both are kept only as salted hashes, so no raw IP is stored or logged (django-axes was considered; it
+stores and logs raw IPs). When Redis is down the count goes on in each process instead of stopping.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from django.conf import settings
-from django.contrib.auth.signals import user_logged_in, user_login_failed
-from django.core.cache import cache
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import UsernameField
+from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 
 from core.privacy import client_ip, hash_ip
+from core.rate_limits import rate_limit_clear, rate_limit_take
 
 LOGIN_PATHS = ("/admin/login/",)
+SCOPE = "sign_in"
 
 
-def _key(request: HttpRequest, username: str) -> str:
-    return f"login-failures:{hash_ip(client_ip(request))}:{hash_ip(username.strip().lower())}"
+def sign_in_name(raw: str) -> str:
+    """The user name as the sign-in form and the user model read it: stripped, NFKC-normalised."""
+    return get_user_model().normalize_username(UsernameField().to_python(raw))
 
 
-def _safe(action: Callable[[], object], default: object = None) -> object:
-    """Cache errors (Redis down) must never lock staff out or break sign-in."""
-    try:
-        return action()
-    except Exception:
-        return default
+def _ident(request: HttpRequest) -> str:
+    """Who is trying which name: hashes of the client's address and of the name (case folded)."""
+    name = sign_in_name(request.POST.get("username", ""))
+    return f"{hash_ip(client_ip(request))}:{hash_ip(name.lower())}"
 
 
-@receiver(user_login_failed)
-def count_failed_login(sender, credentials: dict, request: HttpRequest | None = None, **kwargs) -> None:
-    """Count one failed sign-in for this IP and user name."""
-    if request is None:
-        return
-    key = _key(request, str(credentials.get("username", "")))
-    timeout = settings.LOGIN_FAILURE_WINDOW_SECONDS
-    if _safe(lambda: cache.add(key, 1, timeout), False) is False:
-        _safe(lambda: cache.incr(key))
+def _rate() -> str:
+    return f"{settings.LOGIN_FAILURE_LIMIT}/{settings.LOGIN_FAILURE_WINDOW_SECONDS}s"
 
 
 @receiver(user_logged_in)
 def forget_failed_logins(sender, request: HttpRequest | None = None, user=None, **kwargs) -> None:
-    """A successful sign-in clears the count."""
-    if request is not None and user is not None:
-        _safe(lambda: cache.delete(_key(request, user.get_username())))
+    """A successful sign-in clears the count of the name it was made with."""
+    if request is not None and request.method == "POST":
+        rate_limit_clear(SCOPE, _ident(request))
 
 
 class LoginThrottleMiddleware:
-    """Refuses sign-in attempts once LOGIN_FAILURE_LIMIT failures were seen within the window."""
+    """Refuses sign-in attempts past LOGIN_FAILURE_LIMIT unsuccessful ones within the window."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.method == "POST" and request.path in LOGIN_PATHS:
-            failures = _safe(lambda: cache.get(_key(request, request.POST.get("username", ""))), 0) or 0
-            if failures >= settings.LOGIN_FAILURE_LIMIT:
-                minutes = max(1, settings.LOGIN_FAILURE_WINDOW_SECONDS // 60)
+            wait = rate_limit_take(SCOPE, _ident(request), _rate())
+            if wait is not None:
+                minutes = math.ceil(wait / 60)
                 response = HttpResponse(
                     f"Too many failed sign-in attempts. Try again in {minutes} minutes.",
                     status=429,
                     content_type="text/plain; charset=utf-8",
                 )
-                response["Retry-After"] = str(settings.LOGIN_FAILURE_WINDOW_SECONDS)
+                response["Retry-After"] = str(int(wait))
                 return response
         return self.get_response(request)

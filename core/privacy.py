@@ -23,14 +23,26 @@ def hash_ip(ip: str | None) -> str:
 
 
 def client_ip(request) -> str | None:
-    """The visitor's address: the socket's, or behind TRUSTED_PROXIES proxies the one they name.
+    """The visitor's address: the socket's, or behind TRUSTED_PROXIES proxies the one they name."""
+    return _address_behind_proxies(request.META.get("REMOTE_ADDR"), request.META.get("HTTP_X_FORWARDED_FOR"))
+
+
+def scope_client_ip(scope: dict) -> str | None:
+    """`client_ip` for an ASGI scope (a websocket): the same trusted-proxy rule over the scope's client and headers."""
+    client = scope.get("client")
+    headers = scope.get("headers", [])
+    forwarded = [value.decode("latin-1") for name, value in headers if name.lower() == b"x-forwarded-for"]
+    # Several X-Forwarded-For headers read as one list, as Django joins them into META.
+    return _address_behind_proxies(client[0] if client else None, ",".join(forwarded) or None)
+
+
+def _address_behind_proxies(remote: str | None, forwarded: str | None) -> str | None:
+    """The client of a connection from `remote` that carried `forwarded` (X-Forwarded-For).
 
     X-Forwarded-For is read only as far as the trusted proxies reach: with N of them, the N-th
     address from the right is the client (anything further left is the client's own claim).
     """
-    remote = request.META.get("REMOTE_ADDR")
     proxies = settings.TRUSTED_PROXIES
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
     if not proxies or not forwarded:
         return remote
     addresses = [address.strip() for address in forwarded.split(",")]

@@ -7,6 +7,8 @@ import re
 import pytest
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
+from django.test import Client
+from rest_framework.test import APIClient
 
 from reviews.models import UserReview
 from tests.conftest import free_port
@@ -87,3 +89,44 @@ def test_starting_a_crawl_without_redis_answers_503_with_the_reason(redis_is_dow
     response = staff.post("/api/staff/crawl-runs/", {"start_url": "http://127.0.0.1:9/"}, format="json")
     assert response.status_code == 503, response.content
     assert "unavailable" in response.content.decode().lower()
+
+
+# Throttles count in each process while Redis is down: they never open. Each test is its own client
+# (address), since the in-process counts outlive a test.
+
+
+@pytest.mark.django_db
+def test_the_review_budget_holds_without_redis(redis_is_down, brand, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"review_create": "30/min"}}
+    api = APIClient(REMOTE_ADDR="203.0.113.41")
+
+    statuses = [
+        api.post("/api/reviews/", {"brand": brand.slug, "text": POSITIVE, "rating": 5}, format="json").status_code
+        for _ in range(41)
+    ]
+
+    assert statuses == [201] * 30 + [429] * 11
+    assert UserReview.objects.count() == 30
+
+
+@pytest.mark.django_db
+def test_the_api_throttle_holds_without_redis(redis_is_down, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"predict": "3/min"}}
+    api = APIClient(REMOTE_ADDR="203.0.113.42")
+
+    statuses = [api.post("/api/predict/", {"text": POSITIVE}, format="json").status_code for _ in range(5)]
+
+    assert statuses == [200, 200, 200, 429, 429]
+
+
+@pytest.mark.django_db
+def test_sign_in_stays_limited_without_redis(redis_is_down, staff_user, settings):
+    settings.LOGIN_FAILURE_LIMIT = 5
+    client = Client(REMOTE_ADDR="203.0.113.43")
+
+    statuses = [
+        client.post("/admin/login/", {"username": staff_user.username, "password": "wrong"}).status_code
+        for _ in range(12)
+    ]
+
+    assert statuses == [200] * 5 + [429] * 7
