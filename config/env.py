@@ -68,3 +68,27 @@ def env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
     if value not in choices:
         raise ImproperlyConfigured(f"{name}={value!r} must be one of: {', '.join(choices)}.")
     return value
+
+
+SECRET_KEY_MIN_DISTINCT_CHARACTERS = 10  # Django's deploy check asks for 5; a random key of 50 has about 30
+
+
+def secret_key_weakness(key: str) -> str | None:
+    """Why `key` cannot sign a production site's sessions and tokens, or None when it can.
+
+    Django's own rule (`check --deploy`, security.W009: at least 50 characters, not its generated
+    'django-insecure-' key), with a stricter floor on distinct characters, so 'a' * 50 or a short
+    phrase repeated is refused too.
+    """
+    from django.core.checks.security.base import SECRET_KEY_INSECURE_PREFIX, SECRET_KEY_MIN_LENGTH
+
+    if not key:
+        return "it is not set"
+    if len(key) < SECRET_KEY_MIN_LENGTH:
+        return f"it has {len(key)} characters, fewer than {SECRET_KEY_MIN_LENGTH}"
+    if key.startswith(SECRET_KEY_INSECURE_PREFIX):
+        return f"it starts with {SECRET_KEY_INSECURE_PREFIX!r}, the mark of a development key"
+    distinct, needed = len(set(key)), SECRET_KEY_MIN_DISTINCT_CHARACTERS
+    if distinct < needed:
+        return f"it has only {distinct} distinct characters (at least {needed}), so it is not random"
+    return None

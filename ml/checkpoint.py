@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,11 +63,8 @@ class SentimentModel:
         return self.probabilities_encoded(self.encode(texts), batch_size)
 
 
-def checkpoint_save(path: Path | str, model: SentimentModel) -> Path:
-    """Write the model atomically (a temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
+def _payload(model: SentimentModel) -> dict:
+    return {
         "format": FORMAT,
         "architecture": model.architecture,
         "config": config_to_dict(model.network.config),
@@ -75,9 +73,50 @@ def checkpoint_save(path: Path | str, model: SentimentModel) -> Path:
         "meta": model.meta,
         "state_dict": model.network.state_dict(),
     }
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, temporary)
-    os.replace(temporary, path)
+
+
+def checkpoint_save_temporary(directory: Path | str, model: SentimentModel) -> Path:
+    """Write the model to a new file with a unique temporary name in `directory`; the caller moves it into place.
+
+    The name is unique per call, so two writers (or a writer killed half-way and its retry) never
+    share a file; a leftover `.checkpoint-*.tmp` is what a killed writer leaves, never a real checkpoint.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(dir=directory, prefix=".checkpoint-", suffix=".pt.tmp")
+    temporary = Path(name)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            torch.save(_payload(model), file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, 0o644)  # mkstemp makes it private; the web process may run as another user
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return temporary
+
+
+def checkpoint_move_new(temporary: Path | str, path: Path | str) -> Path:
+    """Move a temporary checkpoint onto `path`, which must not exist yet.
+
+    The path is claimed with an exclusive create before the rename, so of two writers aiming at the
+    same path one gets FileExistsError (and moves nothing) instead of overwriting the other's file.
+    """
+    path = Path(path)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    try:
+        os.replace(temporary, path)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def checkpoint_save(path: Path | str, model: SentimentModel) -> Path:
+    """Write the model to `path` atomically (a unique temporary file beside it, then a rename), replacing `path`."""
+    path = Path(path)
+    os.replace(checkpoint_save_temporary(path.parent, model), path)
     return path
 
 

@@ -20,6 +20,9 @@ class ModelVersion(models.Model):
     file = models.CharField(max_length=500, help_text="Checkpoint path relative to MEDIA_ROOT.")
     size_bytes = models.PositiveBigIntegerField(default=0)
     is_active = models.BooleanField(default=False)
+    activated_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last activation; every process reloads the file when it changes."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

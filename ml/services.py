@@ -9,15 +9,19 @@ from __future__ import annotations
 import logging
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import StarlingError
 from core.jobs import enqueue_run, job_run_retry, run_work
 from ml.config import TrainingOptions
 from ml.models import ModelVersion, TrainingRun
+
+if TYPE_CHECKING:
+    from ml.checkpoint import SentimentModel
 
 logger = logging.getLogger(__name__)
 
@@ -81,39 +85,47 @@ def training_run_execute(run: TrainingRun, *, show_progress: bool = False) -> Mo
     def report(progress: float, message: str, history: list[dict] | None = None) -> None:
         run.record_progress(progress, message, **({} if history is None else {"history": history}))
 
-    name = model_version_next_name(architecture=options.architecture)
-    checkpoint_path = Path(settings.ML_MODELS_DIR) / f"{name}.pt"
     result = train_model(
         options=options,
         splits=dataset.splits,
-        checkpoint_path=checkpoint_path,
-        name=name,
+        checkpoint_path=None,
         dataset_description=dataset.description,
         report=report,
         show_progress=show_progress,
     )
-    version = model_version_register(
-        name=name,
+    version = model_version_register_trained(
+        model=result.model,
         architecture=options.architecture,
-        checkpoint_path=checkpoint_path,
         hyperparameters=result.hyperparameters,
         dataset=dataset.description,
         metrics=result.metrics,
     )
-    run.record_progress(message=f"Trained {name}.", model_version=version, history=result.history)
+    run.record_progress(message=f"Trained {version.name}.", model_version=version, history=result.history)
     if options.activate:
         model_version_activate(version=version)
     return version
 
 
 def model_version_next_name(*, architecture: str) -> str:
-    """A readable, unused name: `<architecture>-<date>-<n>`."""
+    """A readable name no version and no checkpoint file has yet: `<architecture>-<date>-<n>`.
+
+    Only a candidate: another run may take it first, which `model_version_register_trained` notices.
+    """
     stem = f"{architecture}-{timezone.now():%Y-%m-%d}"
     taken = set(ModelVersion.objects.filter(name__startswith=stem).values_list("name", flat=True))
+    directory = Path(settings.ML_MODELS_DIR)
     number = 1
-    while f"{stem}-{number}" in taken:
+    while f"{stem}-{number}" in taken or (directory / f"{stem}-{number}.pt").exists():
         number += 1
     return f"{stem}-{number}"
+
+
+def _media_relative(path: Path) -> Path:
+    media_root = Path(settings.MEDIA_ROOT)
+    try:
+        return path.resolve().relative_to(media_root.resolve())
+    except ValueError:
+        raise ModelVersionError(f"Checkpoint {path} must be stored under MEDIA_ROOT ({media_root}).") from None
 
 
 def model_version_register(
@@ -125,13 +137,9 @@ def model_version_register(
     dataset: dict,
     metrics: dict,
 ) -> ModelVersion:
-    """Record a trained checkpoint (under MEDIA_ROOT) as a new, inactive ModelVersion."""
+    """Record an existing checkpoint file (under MEDIA_ROOT) as a new, inactive ModelVersion named `name`."""
     path = Path(checkpoint_path)
-    media_root = Path(settings.MEDIA_ROOT)
-    try:
-        relative = path.resolve().relative_to(media_root.resolve())
-    except ValueError:
-        raise ModelVersionError(f"Checkpoint {path} must be stored under MEDIA_ROOT ({media_root}).") from None
+    relative = _media_relative(path)
     if not path.is_file():
         raise ModelVersionError(f"Checkpoint {path} does not exist.")
     return ModelVersion.objects.create(
@@ -143,6 +151,63 @@ def model_version_register(
         file=str(relative),
         size_bytes=path.stat().st_size,
     )
+
+
+REGISTER_ATTEMPTS = 20
+
+
+def model_version_register_trained(
+    *, model: SentimentModel, architecture: str, hyperparameters: dict, dataset: dict, metrics: dict
+) -> ModelVersion:
+    """Take the next free name and store `model` under it as a new, inactive ModelVersion.
+
+    Runs that finish at once, or a retry beside the leftovers of a killed run, never share a name or a
+    file: the name is taken by inserting the row (a run that loses the race tries the next number),
+    and the checkpoint goes to a unique temporary file that is then moved onto a path no file had.
+    """
+    from ml.checkpoint import checkpoint_save_temporary
+
+    directory = Path(settings.ML_MODELS_DIR)
+    for _ in range(REGISTER_ATTEMPTS):
+        name = model_version_next_name(architecture=architecture)
+        model.meta = {**model.meta, "name": name}
+        temporary = checkpoint_save_temporary(directory, model)
+        try:
+            return _model_version_insert(
+                name=name,
+                architecture=architecture,
+                temporary=temporary,
+                path=directory / f"{name}.pt",
+                hyperparameters=hyperparameters,
+                dataset=dataset,
+                metrics=metrics,
+            )
+        except (IntegrityError, FileExistsError):
+            logger.info("Model version name %s was taken meanwhile; trying the next one", name)
+        finally:
+            temporary.unlink(missing_ok=True)
+    raise ModelVersionError(
+        f"Could not find a free model version name for {architecture} after {REGISTER_ATTEMPTS} tries."
+    )
+
+
+def _model_version_insert(*, name: str, temporary: Path, path: Path, **fields) -> ModelVersion:
+    """The row and the file together: IntegrityError or FileExistsError leaves neither behind."""
+    from ml.checkpoint import checkpoint_move_new
+
+    placed = False
+    try:
+        with transaction.atomic():  # a savepoint when called inside a transaction
+            version = ModelVersion.objects.create(
+                name=name, file=str(_media_relative(path)), size_bytes=temporary.stat().st_size, **fields
+            )
+            checkpoint_move_new(temporary, path)
+            placed = True
+    except BaseException:
+        if placed:  # the commit failed after the file was moved into place
+            path.unlink(missing_ok=True)
+        raise
+    return version
 
 
 def model_version_checkpoint_path(version: ModelVersion) -> Path:
@@ -162,12 +227,15 @@ def model_version_activate(*, version: ModelVersion) -> ModelVersion:
         checkpoint_load(model_version_checkpoint_path(version))
     except CheckpointError as exc:
         raise ModelVersionError(f"Cannot activate {version.name}: {exc} The active model was not changed.") from exc
+    activated_at = timezone.now()
     with transaction.atomic():
         # Lock the rows so two activations at once cannot both win.
         list(ModelVersion.objects.select_for_update().filter(is_active=True))
         ModelVersion.objects.filter(is_active=True).exclude(pk=version.pk).update(is_active=False)
-        ModelVersion.objects.filter(pk=version.pk).update(is_active=True)
+        # A new stamp even when `version` was active already: every process then reloads its file
+        # (an operator who restored a damaged checkpoint re-activates the version to serve it again).
+        ModelVersion.objects.filter(pk=version.pk).update(is_active=True, activated_at=activated_at)
         transaction.on_commit(active_version_changed)
-    version.is_active = True
+    version.is_active, version.activated_at = True, activated_at
     logger.info("Activated model version %s", version.name)
     return version

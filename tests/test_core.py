@@ -186,3 +186,13 @@ def test_the_worker_refuses_a_queue_that_is_not_registered(capsys):
         call_command("jobworker", "emails")
     assert stopped.value.code == 2
     assert "Unknown queue emails: the queues are default, crawl, training." in capsys.readouterr().err
+
+
+def test_a_mistyped_throttle_rate_stops_the_start_with_the_variable_to_fix(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from core.apps import _throttle_rates_check
+
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"predict": "banana"}}
+    with pytest.raises(ImproperlyConfigured, match="THROTTLE_PREDICT"):
+        _throttle_rates_check()

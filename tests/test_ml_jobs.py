@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from core.jobs import JobQueueUnavailable
+from ml.checkpoint import checkpoint_load
 from ml.jobs import training_job
 from ml.models import ModelVersion, TrainingRun
 from ml.services import training_run_start
@@ -38,6 +41,33 @@ def test_a_training_run_on_a_real_worker_trains_and_activates(subprocess_env):
     assert run.dataset["sizes"]["train"] == 72
     version = ModelVersion.objects.get()
     assert run.model_version == version and version.is_active
+
+
+@pytest.mark.slow  # two worker processes train at the same time
+def test_two_workers_training_at_once_register_two_versions_with_their_own_files(subprocess_env):
+    labelled_reviews_create(30)
+    runs = [training_run_start(params={"epochs": 2, "seed": seed}) for seed in (3, 4)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "rqworker", "training", "--burst"],
+            cwd=ROOT,
+            env=subprocess_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in runs
+    ]
+    for worker in workers:
+        _, errors = worker.communicate(timeout=180)
+        assert worker.returncode == 0, errors[-2000:]
+    for run in runs:
+        run.refresh_from_db()
+        assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    versions = list(ModelVersion.objects.all())
+    assert len(versions) == 2 and {run.model_version_id for run in runs} == {version.pk for version in versions}
+    files = {Path(settings.MEDIA_ROOT, version.file) for version in versions}
+    assert len(files) == 2 and all(checkpoint_load(path).meta["name"] == path.stem for path in files)
 
 
 @pytest.mark.django_db(transaction=True)

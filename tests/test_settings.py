@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management.utils import get_random_secret_key
 
-from config.env import env_bool, env_int, env_list
+from config.env import env_bool, env_int, env_list, secret_key_weakness
 from tests.conftest import ROOT
 
 PRODUCTION_ENV = {
@@ -67,6 +69,32 @@ def test_production_refuses_to_start_without_a_required_secret(missing):
     result = run_manage("check", env=env)
     assert result.returncode != 0
     assert missing in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [
+        ("SECRET_KEY", "a" * 50, "only 1 distinct characters"),
+        ("SECRET_KEY", "abcde" * 12, "only 5 distinct characters"),
+        ("SECRET_KEY", "django-insecure-" + "k3y-0f-a-d3v3l0pm3nt-s1t3-n0t-f0r-pr0duct10n!", "development key"),
+        ("SECRET_KEY", "Short but varied: 0123456789!", "fewer than 50"),
+        ("ALLOWED_HOSTS", "*", "refuses ALLOWED_HOSTS='*'"),
+        ("ALLOWED_HOSTS", "reviews.example.com, *", "refuses ALLOWED_HOSTS='*'"),
+    ],
+    ids=["one-letter-key", "repeated-phrase-key", "development-key", "short-key", "wildcard", "wildcard-in-list"],
+)
+def test_production_refuses_to_start_with_a_weak_secret_or_any_host(variable, value, reason):
+    result = run_manage("check", env={**PRODUCTION_ENV, variable: value})
+    assert result.returncode != 0
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("django.core.exceptions.ImproperlyConfigured: DJANGO_ENV=production")
+    assert variable in last_line and reason in last_line
+    assert value not in result.stderr or variable == "ALLOWED_HOSTS"  # the secret itself is never printed
+
+
+def test_a_random_key_is_strong_enough():
+    assert secret_key_weakness(secrets.token_urlsafe(60)) is None
+    assert secret_key_weakness(get_random_secret_key()) is None  # what `startproject` writes
 
 
 def test_a_bad_value_stops_start_up_with_its_name():
