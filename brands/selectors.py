@@ -11,11 +11,14 @@ from django.db.models.functions import Lower
 from brands.domains import normalize_domain
 from brands.models import Category, Company
 
-# How the brand list can be ordered: the value of `?sort=` → the ORDER BY.
+# How the brand list can be ordered: the value of `?sort=` (and the API's `?ordering=`) → the ORDER BY.
+# Names sort as people read them, whatever their case (Adidas, ASOS, eBay, easyJet); the name itself
+# breaks ties between names that differ only in case, and the id between equal names.
+_BY_NAME = (Lower("name"), "name", "pk")
 COMPANY_SORTS: dict[str, tuple] = {
-    "rating": (F("average_stars").desc(nulls_last=True), "-review_count", "name"),
-    "reviews": ("-review_count", F("average_stars").desc(nulls_last=True), "name"),
-    "name": ("name",),
+    "rating": (F("average_stars").desc(nulls_last=True), "-review_count", *_BY_NAME),
+    "reviews": ("-review_count", F("average_stars").desc(nulls_last=True), *_BY_NAME),
+    "name": _BY_NAME,
 }
 DEFAULT_COMPANY_SORT = "rating"
 

@@ -23,7 +23,7 @@ from reviews.selectors import scraped_reviews_with_stars, user_reviews_visible
 
 BRANDS_PER_PAGE = 24
 REVIEWS_PER_PAGE = 10
-SORT_LABELS = {"rating": "Best rated", "reviews": "Most reviewed", "name": "Name"}
+SORT_LABELS = {"rating": "Best rated", "reviews": "Most reviewed", "name": "Name (A to Z)"}
 
 
 @require_safe
@@ -34,8 +34,9 @@ def brand_list(request: HttpRequest) -> HttpResponse:
     sort = request.GET.get("sort", DEFAULT_COMPANY_SORT)
     if sort not in COMPANY_SORTS:
         sort = DEFAULT_COMPANY_SORT
-    companies = company_list(query=query, category=category, sort=sort)
+    companies = company_list(query=query, category=category, sort=sort).prefetch_related("categories")
     page = Paginator(companies, BRANDS_PER_PAGE).get_page(request.GET.get("page"))
+    categories = category_choices()
     return render(
         request,
         "brands/list.html",
@@ -43,7 +44,8 @@ def brand_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "query": query,
             "category": category,
-            "categories": category_choices(),
+            "categories": categories,
+            "top_categories": [option for option in categories if option.parent_id is None],
             "sort": sort,
             "sorts": SORT_LABELS,
         },

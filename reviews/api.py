@@ -9,7 +9,6 @@ from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import BaseThrottle
 
 from core.api_errors import RETRY_AFTER, error_responses
 from core.privacy import client_ip
@@ -21,7 +20,14 @@ from reviews.services import user_review_create
 REVIEW_EXAMPLES = [
     OpenApiExample(
         "A new review",
-        value={"brand": "acme-shoes", "text": "Comfortable shoes, quick delivery, fair price.", "rating": 5},
+        value={
+            "brand": "acme-shoes",
+            "text": "Comfortable shoes, quick delivery, fair price.",
+            "rating": 5,
+            "title": "Comfy and quick",
+            "display_name": "Sam",
+            "experienced_on": "2026-11-20",
+        },
         request_only=True,
     ),
     OpenApiExample(
@@ -30,11 +36,15 @@ REVIEW_EXAMPLES = [
             "id": 42,
             "brand": "acme-shoes",
             "brand_name": "Acme Shoes",
+            "display_name": "Sam",
+            "title": "Comfy and quick",
             "text": "Comfortable shoes, quick delivery, fair price.",
             "rating": 5,
+            "rating_source": "picked",
             "suggested_rating": 5,
             "score": 0.88,
             "model": "charcnn-2026-11-29-1",
+            "experienced_on": "2026-11-20",
             "created_at": "2026-11-29T10:15:00Z",
         },
         response_only=True,
@@ -66,11 +76,8 @@ class ReviewListView(ListAPIView):
 
     permission_classes = [AllowAny]
     serializer_class = ReviewSerializer
-    throttle_scope = "review_create"
-
-    def get_throttles(self) -> list[BaseThrottle]:
-        # Only writing a review is rate limited; reading is paginated.
-        return super().get_throttles() if self.request.method == "POST" else []
+    # No HTTP throttle: writing is limited by the review budget of `user_review_create`, which the
+    # review form shares (setting THROTTLE_REVIEW_CREATE); reading is paginated.
 
     def get_queryset(self) -> QuerySet[UserReview]:
         query = ReviewListQuerySerializer(data=self.request.query_params)
@@ -95,7 +102,11 @@ class ReviewListView(ListAPIView):
         description=(
             "Stores a visitor's review through the same service as the review form. The server scores "
             "the text and answers with the stored review, including the model's `suggested_rating` and "
-            "`score`. Throttled per client (setting THROTTLE_REVIEW_CREATE)."
+            "`score`. The `rating` an API client sends is its own: the review is stored with "
+            '`rating_source: picked` (only the review form\'s "Use suggestion" records `accepted`). '
+            "`title`, `display_name` and `experienced_on` are optional. Each client address has one review "
+            "budget shared with the review form (setting THROTTLE_REVIEW_CREATE); past it the answer is 429 "
+            "with Retry-After."
         ),
         request=ReviewCreateSerializer,
         responses={201: ReviewSerializer, **error_responses(400, 403, 413, 415, 429)},
@@ -111,6 +122,10 @@ class ReviewListView(ListAPIView):
             company=data["brand"],
             text=data["text"],
             rating=data["rating"],
+            rating_source=UserReview.RatingSource.PICKED,  # an API client gives its own rating
+            title=data.get("title", ""),
+            display_name=data.get("display_name", ""),
+            experienced_on=data.get("experienced_on"),
             ip=client_ip(request),
             user_agent=request.headers.get("user-agent", ""),
             user=request.user,

@@ -81,10 +81,31 @@ class UserReview(models.Model):
         VISIBLE = "visible"
         HIDDEN = "hidden"
 
+    class RatingSource(models.TextChoices):
+        """How the rating was given: the visitor's own pick, or the model's suggestion they accepted."""
+
+        PICKED = "picked", "Picked by the visitor"
+        ACCEPTED = "accepted", "Accepted from the suggestion"
+
     company = models.ForeignKey("brands.Company", on_delete=models.CASCADE, related_name="user_reviews")
     text = models.TextField()
     rating = models.PositiveSmallIntegerField(help_text="The stars the visitor chose, 1-5.")
+    rating_source = models.CharField(
+        max_length=8,
+        choices=RatingSource.choices,
+        null=True,
+        blank=True,
+        help_text="picked: the visitor chose the stars (a star click, the API's rating); accepted: they clicked "
+        "“Use suggestion”. Empty for reviews stored before this was recorded.",
+    )
     suggested_rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    display_name = models.CharField(
+        max_length=50, blank=True, help_text="The name the visitor chose to show; empty shows “Anonymous”."
+    )
+    title = models.CharField(max_length=100, blank=True, help_text="The visitor's headline for the review.")
+    experienced_on = models.DateField(
+        null=True, blank=True, help_text="When the visitor dealt with the brand (not in the future)."
+    )
     score = models.FloatField(null=True, blank=True, help_text="Sentiment score in [0, 1] computed by the server.")
     probabilities = models.JSONField(default=dict, blank=True)
     model_version = models.ForeignKey(
@@ -122,7 +143,16 @@ class UserReview(models.Model):
             ),
             models.CheckConstraint(condition=Q(status__in=["visible", "hidden"]), name="user_review_status_valid"),
             models.CheckConstraint(condition=~Q(text=""), name="user_review_text_not_empty"),
+            models.CheckConstraint(
+                condition=Q(rating_source__isnull=True) | Q(rating_source__in=["picked", "accepted"]),
+                name="user_review_rating_source_valid",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.company} {self.rating}★ #{self.pk}"
+
+    @property
+    def author(self) -> str:
+        """The name shown with the review."""
+        return self.display_name or "Anonymous"

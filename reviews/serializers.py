@@ -36,6 +36,23 @@ class ReviewCreateSerializer(serializers.Serializer):
     brand = BrandSlugField(help_text="The slug of the brand reviewed.")
     text = serializers.CharField()
     rating = serializers.IntegerField(min_value=1, max_value=5, help_text="The stars the visitor chose, 1 to 5.")
+    title = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=UserReview._meta.get_field("title").max_length,
+        help_text="A headline for the review (optional).",
+    )
+    display_name = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=UserReview._meta.get_field("display_name").max_length,
+        help_text="The name shown with the review (optional; empty shows “Anonymous”).",
+    )
+    experienced_on = serializers.DateField(
+        required=False,
+        allow_null=True,
+        help_text="When the reviewer dealt with the brand (optional, not in the future).",
+    )
 
     def get_fields(self) -> dict[str, serializers.Field]:
         # The limits are read per request so the schema and the check follow the settings.
@@ -60,8 +77,34 @@ class ReviewSerializer(serializers.ModelSerializer):
         read_only=True, allow_null=True, min_value=0, max_value=1, help_text="The model's sentiment score, 0 to 1."
     )
     model = serializers.CharField(source="model_name", read_only=True, help_text="The model that scored the text.")
+    rating_source = serializers.ChoiceField(
+        choices=UserReview.RatingSource.choices,
+        read_only=True,
+        allow_null=True,
+        help_text="How the rating was given: `picked` by the reviewer (a star, or the API's `rating`), or "
+        "`accepted` from the suggestion on the review form; null for reviews stored before it was recorded.",
+    )
+    display_name = serializers.CharField(read_only=True, help_text="The name shown with the review; may be empty.")
+    title = serializers.CharField(read_only=True, help_text="The review's headline; may be empty.")
+    experienced_on = serializers.DateField(
+        read_only=True, allow_null=True, help_text="When the reviewer dealt with the brand."
+    )
 
     class Meta:
         model = UserReview
-        fields = ["id", "brand", "brand_name", "text", "rating", "suggested_rating", "score", "model", "created_at"]
+        fields = [
+            "id",
+            "brand",
+            "brand_name",
+            "display_name",
+            "title",
+            "text",
+            "rating",
+            "rating_source",
+            "suggested_rating",
+            "score",
+            "model",
+            "experienced_on",
+            "created_at",
+        ]
         read_only_fields = fields

@@ -4,14 +4,18 @@ brand aggregates those reviews feed."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Avg, Count
+from django.utils import timezone
 
 from brands.models import STAR_FIELDS, Company
+from core.errors import Throttled
 from core.privacy import hash_ip
+from core.rate_limits import rate_limit_take, scope_rate
 from reviews.models import ScrapedReview, UserReview
 from reviews.scoring import review_score
 from reviews.selectors import user_reviews_visible
@@ -29,11 +33,30 @@ def review_text_clean(text: str) -> str:
     return cleaned
 
 
+def review_details_clean(*, display_name: str, title: str, experienced_on: date | None) -> dict:
+    """The optional parts of a review, stripped and checked: a display name, a title, the date of experience."""
+    details = {
+        "display_name": (display_name or "").replace("\x00", "").strip(),
+        "title": (title or "").replace("\x00", "").strip(),
+    }
+    for field, value in details.items():
+        limit = UserReview._meta.get_field(field).max_length
+        if len(value) > limit:
+            raise ValidationError({field: f"Keep it to {limit} characters (this is {len(value)})."})
+    if experienced_on is not None and experienced_on > timezone.localdate():
+        raise ValidationError({"experienced_on": "The date of your experience cannot be in the future."})
+    return {**details, "experienced_on": experienced_on}
+
+
 def user_review_create(
     *,
     company: Company,
     text: str,
     rating: int,
+    rating_source: str = UserReview.RatingSource.PICKED,
+    display_name: str = "",
+    title: str = "",
+    experienced_on: date | None = None,
     ip: str | None = None,
     user_agent: str = "",
     user=None,
@@ -49,8 +72,14 @@ def user_review_create(
     cleaned = review_text_clean(text)
     if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
         raise ValidationError({"rating": "Choose a rating from 1 to 5 stars."})
+    if rating_source not in UserReview.RatingSource.values:
+        raise ValidationError({"rating_source": f"rating_source must be one of {UserReview.RatingSource.values}."})
+    details = review_details_clean(display_name=display_name, title=title, experienced_on=experienced_on)
     if not company.is_active:
         raise ValidationError({"brand": "This brand is not open for reviews."})
+    # One review budget per client address for every route that writes reviews (form, API, ...).
+    if ip is not None and (wait := rate_limit_take("review_create", hash_ip(ip), scope_rate("review_create"))):
+        raise Throttled(f"Too many reviews from your address: try again in {int(wait)} seconds.", retry_after=wait)
     scored = review_score(cleaned)
     try:
         with transaction.atomic():
@@ -58,6 +87,8 @@ def user_review_create(
                 company=company,
                 text=cleaned,
                 rating=rating,
+                rating_source=rating_source,
+                **details,
                 suggested_rating=scored.suggested_rating,
                 score=scored.score,
                 probabilities=scored.probabilities,

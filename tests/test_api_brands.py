@@ -177,3 +177,22 @@ def test_a_brand_called_random_gets_a_slug_its_page_can_use(visitor, catalogue):
     assert visitor.get("/api/brands/random-2/").json()["name"] == "Random"
     with pytest.raises(ValidationError, match="reserved"):
         Company(name="Random", slug="random").full_clean()
+
+
+def test_ordering_by_name_ignores_case(visitor, catalogue):
+    for name in ("eBay", "ASOS", "easyJet", "adidas"):
+        company_upsert(name=name, domain=f"{name.lower()}.example")
+    assert names(visitor.get("/api/brands/", {"ordering": "name"})) == [
+        "Aardvark Air",
+        "Acme Shoes",
+        "adidas",
+        "ASOS",
+        "Boots & Co",
+        "easyJet",
+        "eBay",
+    ]
+    # Within a category, where the query is DISTINCT, too.
+    category = catalogue["boots"].categories.first()
+    Company.objects.get(name="eBay").categories.add(category)
+    response = visitor.get("/api/brands/", {"ordering": "name", "category": category.slug})
+    assert names(response) == ["Acme Shoes", "Boots & Co", "eBay"]

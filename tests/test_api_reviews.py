@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 
 from brands.models import Company
 from core.privacy import hash_ip
+from ml.inference import predict
 from reviews.models import UserReview
 from reviews.services import user_review_create, user_review_set_status
 from tests.factories import company_create
@@ -14,7 +15,21 @@ from tests.factories import company_create
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_cache")]  # no throttle counts from before
 URL = "/api/reviews/"
 REVIEW = {"brand": "acme-shoes", "text": "Nice shoes, fair price.", "rating": 4}
-PUBLIC_FIELDS = {"id", "brand", "brand_name", "text", "rating", "suggested_rating", "score", "model", "created_at"}
+PUBLIC_FIELDS = {
+    "id",
+    "brand",
+    "brand_name",
+    "display_name",
+    "title",
+    "text",
+    "rating",
+    "rating_source",
+    "suggested_rating",
+    "score",
+    "model",
+    "experienced_on",
+    "created_at",
+}
 
 
 @pytest.fixture
@@ -48,7 +63,7 @@ def test_a_review_is_stored_scored_by_the_server_and_returned(client, acme):
     assert body["rating"] == 4
     assert body["suggested_rating"] in (4, 5)
     assert 0.5 < body["score"] <= 1
-    assert body["model"] == "lexicon-vader"
+    assert body["model"] == predict("any text")["model"]  # the model the site serves
     stored = UserReview.objects.get(pk=body["id"])
     assert stored.ip_hash and "203.0.113.7" not in stored.ip_hash
     assert stored.user_agent == "pytest-agent/1.0"
@@ -208,3 +223,43 @@ def test_behind_a_trusted_proxy_the_forwarded_client_counts(client, acme, settin
         hash_ip("198.51.100.1"),
         hash_ip("198.51.100.2"),
     }
+
+
+def test_the_apis_rating_counts_as_picked_and_cannot_claim_accepted(client, acme):
+    response = write(client, brand="acme-shoes", text="Nice shoes, fair price.", rating=4, rating_source="accepted")
+    assert response.status_code == 201
+    assert response.json()["rating_source"] == "picked"
+    assert UserReview.objects.get().rating_source == UserReview.RatingSource.PICKED
+
+
+def test_name_title_and_date_of_experience_are_stored_and_listed(client, acme):
+    response = write(client, **REVIEW, display_name=" Sam ", title="Comfy and quick", experienced_on="2026-01-15")
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["display_name"], body["title"], body["experienced_on"]) == ("Sam", "Comfy and quick", "2026-01-15")
+    listed = client.get(URL, {"brand": "acme-shoes"}).json()["results"][0]
+    assert listed["title"] == "Comfy and quick" and listed["experienced_on"] == "2026-01-15"
+    # Optional: without them the review is stored with empty ones.
+    bare = write(client, **REVIEW).json()
+    assert (bare["display_name"], bare["title"], bare["experienced_on"]) == ("", "", None)
+
+
+def test_a_future_date_of_experience_or_a_long_title_is_a_400_naming_the_field(client, acme):
+    response = write(client, **REVIEW, experienced_on="2999-01-01")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {
+        "experienced_on": ["The date of your experience cannot be in the future."]
+    }
+    response = write(client, **REVIEW, title="x" * 101)
+    assert response.status_code == 400 and list(response.json()["error"]["fields"]) == ["title"]
+    assert UserReview.objects.count() == 0
+
+
+def test_the_schema_documents_the_new_fields(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    components = schema["components"]["schemas"]
+    assert set(components["Review"]["properties"]) == PUBLIC_FIELDS
+    assert "picked" in components["Review"]["properties"]["rating_source"]["description"]
+    assert {"title", "display_name", "experienced_on"} <= set(components["ReviewCreate"]["properties"])
+    assert set(components["ReviewCreate"]["required"]) == {"brand", "text", "rating"}
+    assert "rating_source: picked" in schema["paths"]["/api/reviews/"]["post"]["description"]

@@ -25,7 +25,7 @@ def scraped(company: Company, stars: int, n: int = 1, text: str = "A review from
 
 
 def names(page: str) -> list[str]:
-    return re.findall(r'class="brand-row-name" href="[^"]+">([^<]+)</a>', page)
+    return re.findall(r'class="brand-card-name" href="[^"]+">([^<]+)</a>', page)
 
 
 @pytest.fixture
@@ -85,10 +85,11 @@ def test_detail_shows_rating_distribution_and_reviews(client, catalog):
     assert '<span id="review-count">5</span>' in page
     assert "3.2 out of 5" in page  # (5+5+1+1+4) / 5
     assert re.search(r'data-stars="5">2<', page) and re.search(r'data-stars="1">2<', page)
-    assert f"{round(review.score * 100)}% positive" in page
+    assert review.score is not None and "% positive" not in page  # words, not a raw percentage
     assert GOOD in page
     assert "Broken &lt;b&gt;after&lt;/b&gt; a week" in page
-    assert 'aria-label="3.2 out of 5 stars"' in page
+    assert 'aria-label="Rated 3.2 out of 5 stars"' in page
+    assert 'id="rating-word">Average<' in page  # 3.2 rounds to 3 stars
 
 
 def test_detail_filters_by_stars_and_paginates_reviews(client, catalog):
@@ -137,6 +138,76 @@ def test_detail_of_unknown_brand_is_404_and_logo_still_served(client, catalog):
 def test_a_brand_without_reviews_says_so(client):
     company = company_upsert(name="Fresh Start", domain="fresh.example")
     page = client.get(f"/brands/{company.slug}/").content.decode()
-    assert "Not rated yet" in page and "none yet" in page
+    assert "Not rated yet" in page and "No reviews yet." in page
     assert "No visitor reviews yet." in page
     assert f'href="/?brand={company.slug}"' in page
+
+
+def test_names_sort_whatever_their_case(client, visitor):
+    for name in ("Zooplus", "eBay", "ASOS", "easyJet", "Adidas"):
+        company_upsert(name=name, domain=f"{name.lower()}.example")
+    assert names(client.get("/brands/?sort=name").content.decode()) == ["Adidas", "ASOS", "easyJet", "eBay", "Zooplus"]
+    api = visitor.get("/api/brands/", {"ordering": "name"}).json()
+    assert [brand["name"] for brand in api["results"]] == ["Adidas", "ASOS", "easyJet", "eBay", "Zooplus"]
+
+
+def test_list_shows_cards_with_words_categories_and_an_invitation(client, catalog):
+    company_upsert(name="Fresh Start", domain="fresh.example")
+    page = client.get("/brands/").content.decode()
+    assert 'class="brand-grid"' in page
+    assert "<strong>Excellent</strong> · 2 reviews" in page  # Acme Boots, 5.0
+    assert "<strong>Average</strong> · 3 reviews" in page  # Zed Shoes, 3.0
+    assert 'No reviews yet — <a class="brand-card-first" href="/?brand=fresh-start">be the first</a>' in page
+    assert "No rating" not in page and "0 reviews" not in page
+    # Top-level categories as links that filter the list; a sub-category shows on its brand's card.
+    assert re.search(r'<a href="\?category=fashion"[^>]*>Fashion</a>', page)
+    assert 'class="brand-card-category">Boots<' in page
+
+
+def test_an_empty_list_says_what_to_do(client, catalog):
+    page = client.get("/brands/?q=zzz&category=books").content.decode()
+    assert 'id="brand-empty"' in page and "No brand matches “zzz” in Books" in page
+    assert '<a class="button" href="/brands/">Show all brands</a>' in page
+
+
+def test_unknown_brand_and_page_get_a_styled_404_with_a_way_back(client, catalog):
+    response = client.get("/brands/no-such-brand/")
+    page = response.content.decode()
+    assert response.status_code == 404
+    assert "We could not find that brand" in page
+    assert 'class="site-header"' in page and 'href="/brands/"' in page and 'action="/brands/"' in page
+    response = client.get("/no/such/page/")
+    assert response.status_code == 404 and "We could not find that page" in response.content.decode()
+
+
+def test_a_server_error_gets_a_styled_page_with_a_way_back(rf):
+    from django.views.defaults import server_error
+
+    response = server_error(rf.get("/brands/"))
+    page = response.content.decode()
+    assert response.status_code == 500
+    assert "Something went wrong on our side" in page
+    assert '<link rel="stylesheet" href="/static/css/site.css">' in page and 'href="/brands/"' in page
+
+
+def test_star_counts_read_as_words_people_say(client, catalog):
+    acme = catalog["acme"]
+    scraped(acme, 1, 1, text="One star, sadly.")
+    page = client.get(f"/brands/{acme.slug}/").content.decode()
+    assert "1 stars" not in page
+    assert 'aria-label="1 star: 33%"' in page and ">1 star</a>" in page
+
+
+def test_a_crawled_logo_address_is_never_linked(client, visitor):
+    company = company_upsert(name="Hotlink", domain="hotlink.example")
+    Company.objects.filter(pk=company.pk).update(source_logo_url="https://cdn.reviews.example/logo.png")
+    pages = [
+        client.get("/brands/").content.decode(),
+        client.get(f"/brands/{company.slug}/").content.decode(),
+        client.get(f"/?brand={company.slug}").content.decode(),
+        visitor.get(f"/api/brands/{company.slug}/").content.decode(),
+    ]
+    assert all("cdn.reviews.example" not in page for page in pages)
+    logo = client.get(f"/brands/{company.slug}/logo.svg").content.decode()
+    assert "cdn.reviews.example" not in logo and ">H</text>" in logo
+    assert logo == client.get(f"/brands/{company.slug}/logo.svg").content.decode()  # the same drawing each time

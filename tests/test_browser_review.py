@@ -1,4 +1,4 @@
-"""The review form in a real browser: headless Chromium against the site served live over ASGI.
+"""The review form and the public pages in a real browser: headless Chromium against the site served live over ASGI.
 
 The server is uvicorn in a thread of this process running the project's ASGI application (Django
 pages and the Channels websocket), so it shares the test database, in-memory SQLite included, and
@@ -22,6 +22,7 @@ from core.privacy import hash_ip
 from crawling.discovery import CHROMIUM_FLAGS
 from ml.inference import predict
 from reviews.models import UserReview
+from reviews.wording import SENTIMENT_WORDS
 from tests.conftest import ROOT, browser_marks, free_port
 
 selenium = pytest.importorskip("selenium")
@@ -33,7 +34,9 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-pytestmark = browser_marks()
+# Each test starts with empty budgets: a module's typing scores several hundred texts from 127.0.0.1 a
+# minute, more than one address's THROTTLE_PREDICT allows.
+pytestmark = [*browser_marks(), pytest.mark.usefixtures("empty_cache")]
 
 ARTIFACTS = ROOT / "test-artifacts"
 POSITIVE = "Wonderful shop! Friendly staff, fast delivery and excellent quality. I love it."
@@ -126,12 +129,25 @@ def wait(driver, condition, timeout: float = WAIT_S):
 
 
 def sentiment(driver) -> tuple[str, str | None]:
-    """The bar's band (bad / average / good / none) and the checked star, as the page shows them."""
+    """The bar's band (1-5 stars, or none) and the checked star, as the page shows them."""
     return tuple(
         driver.execute_script(
             "const checked = document.querySelector('input[name=rating]:checked');"
             "return [document.getElementById('sentiment').dataset.band, checked ? checked.value : null];"
         )
+    )
+
+
+def page_state(driver) -> dict:
+    """What the rating part of the form shows: the outlined (suggested) stars, the suggestion line, how rated."""
+    return driver.execute_script(
+        "return {ghost: document.getElementById('stars').dataset.suggested || null,"
+        " suggestion: document.getElementById('suggestion').hidden ? null"
+        "   : document.getElementById('suggestion-visible').textContent,"
+        " spoken: document.getElementById('suggestion-spoken').textContent,"
+        " source: document.querySelector('input[name=rating_source]').value,"
+        " words: document.getElementById('sentiment-text').textContent,"
+        " announced: document.getElementById('sentiment-announce').textContent};"
     )
 
 
@@ -155,64 +171,119 @@ def save_timings(name: str, timings: dict) -> None:
     (ARTIFACTS / f"{name}.json").write_text(json.dumps(timings, indent=2))
 
 
-def test_live_sentiment_rating_and_submit(browser, live_url, brands):
+def fits_the_screen(driver) -> bool:
+    return driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def thanked(driver) -> bool:
+    return "Thank you for reviewing" in driver.find_element(By.TAG_NAME, "main").text
+
+
+WIDTHS = pytest.mark.parametrize(("width", "height"), [(1280, 800), (390, 844)], ids=["desktop", "phone"])
+
+
+def test_live_sentiment_suggests_without_choosing_and_a_star_click_is_picked(browser, live_url, brands):
     browser.get(live_url + "/")
     form = browser.find_element(By.ID, "review-form")
     wait(browser, lambda: form.get_attribute("data-transport") == "websocket")
     submit = browser.find_element(By.ID, "submit-review")
     assert not submit.is_enabled()  # nothing typed yet
     brand_slug = browser.find_element(By.NAME, "brand").get_attribute("value")
+    # The stars are asked first, above the text.
+    assert browser.find_element(By.ID, "stars").location["y"] < browser.find_element(By.ID, "id_text").location["y"]
 
     typed = type_text(browser, POSITIVE)
-    wait(browser, lambda: sentiment(browser)[0] == "good" and sentiment(browser)[1] in ("4", "5"))
+    wait(browser, lambda: sentiment(browser)[0] in ("4", "5"))
     positive_s = time.monotonic() - typed
-    assert submit.is_enabled()
-    assert "% positive" in browser.find_element(By.ID, "sentiment-text").text
-    announced = browser.find_element(By.ID, "sentiment-announce").get_attribute("textContent")
-    assert announced.startswith("Sentiment positive, suggested ")  # what a screen reader hears
+    band = int(sentiment(browser)[0])
+    state = page_state(browser)
+    # A suggestion: outlined stars and a line with "Use suggestion", never a chosen star.
+    assert sentiment(browser)[1] is None
+    assert state["ghost"] == str(band) and state["suggestion"] == f"Suggested: {band}★"
+    assert state["spoken"] == f"Suggested: {band} stars"
+    assert state["words"] == f"Sentiment: {SENTIMENT_WORDS[band]}" and "%" not in state["words"]
+    assert state["announced"] == f"Sentiment {SENTIMENT_WORDS[band].lower()}. Suggested: {band} stars."
 
     typed = type_text(browser, NEGATIVE)
-    wait(browser, lambda: sentiment(browser)[0] == "bad" and sentiment(browser)[1] in ("1", "2"))
+    wait(browser, lambda: sentiment(browser)[0] in ("1", "2"))
     negative_s = time.monotonic() - typed
     save_timings("browser-live-sentiment", {"positive_s": round(positive_s, 3), "negative_s": round(negative_s, 3)})
+    band = int(sentiment(browser)[0])
+    assert sentiment(browser)[1] is None
+    assert page_state(browser)["spoken"] == f"Suggested: {'1 star' if band == 1 else '2 stars'}"  # never "1 stars"
 
-    # The visitor picks 3 stars themselves: typing on no longer moves the stars, a hint remains.
+    # Submit without a rating the visitor gave is refused, beside the stars, and nothing is sent.
+    submit.click()
+    required = browser.find_element(By.ID, "rating-required")
+    wait(browser, lambda: required.is_displayed())
+    assert required.text == "Choose your rating: click a star from 1 to 5, or use the suggestion."
+    assert UserReview.objects.count() == 0
+
+    # The visitor clicks 3 stars: typing on no longer moves anything, the suggestion stays a suggestion.
     browser.find_element(By.CSS_SELECTOR, "label[for=rating-3]").click()
-    hint = browser.find_element(By.ID, "suggested-hint")
-    wait(browser, lambda: hint.is_displayed())
+    assert not required.is_displayed()
+    assert page_state(browser)["source"] == "picked" and page_state(browser)["ghost"] is None
     text = (
         NEGATIVE
         + " But then they fixed everything: excellent, wonderful, amazing, great and lovely people. I love them!"
     )
     expected = predict(text)
     browser.find_element(By.ID, "id_text").send_keys(text[len(NEGATIVE) :])
-    wait(browser, lambda: sentiment(browser)[0] == "good")
     # The answer for the whole text is the last the page gets: once it shows, every earlier one has
     # arrived too, and the pick must have survived them all.
     wait(browser, lambda: shown_score(browser) == pytest.approx(expected["score"], abs=1e-9))
-    assert sentiment(browser)[1] == "3"
-    assert hint.text in ("suggested: 4★", "suggested: 5★")
+    assert sentiment(browser) == (str(expected["suggested_rating"]), "3")
+    assert page_state(browser)["suggestion"] == f"Suggested: {expected['suggested_rating']}★"
 
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "review-form.png"))
-    browser.set_window_size(390, 900)  # a phone: nothing wider than the screen
-    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    browser.set_window_size(390, 844)  # a phone: nothing wider than the screen
+    assert fits_the_screen(browser)
     browser.save_screenshot(str(ARTIFACTS / "review-form-phone.png"))
     browser.set_window_size(1280, 1000)
 
     ActionChains(browser).double_click(browser.find_element(By.ID, "submit-review")).perform()
-    wait(browser, lambda: "Thank you for reviewing" in browser.find_element(By.TAG_NAME, "main").text)
+    wait(browser, lambda: thanked(browser))
     review = UserReview.objects.get()  # a double click stores one review
     assert review.company.slug == brand_slug
     assert review.text == text
-    assert review.rating == 3
+    assert (review.rating, review.rating_source) == (3, UserReview.RatingSource.PICKED)
     assert review.suggested_rating == expected["suggested_rating"]
     assert review.score == pytest.approx(expected["score"], abs=1e-4)
     assert review.model_name == expected["model"]
     assert review.ip_hash == hash_ip("127.0.0.1")
     assert "Chrome" in review.user_agent
-    # The thank-you page offers another brand.
+    # The thank-you page offers another brand, with nothing chosen.
     assert browser.find_element(By.NAME, "brand").get_attribute("value") != brand_slug
+    assert sentiment(browser) == ("none", None)
+
+
+@WIDTHS
+def test_use_suggestion_then_submit_stores_an_accepted_rating(browser, live_url, brands, width, height):
+    browser.set_window_size(width, height)
+    browser.get(f"{live_url}/?brand={brands[0].slug}")
+    assert fits_the_screen(browser)
+    browser.find_element(By.ID, "id_title").send_keys("Lovely boots")
+    browser.find_element(By.ID, "id_display_name").send_keys("Sam")
+    type_text(browser, POSITIVE)
+    use = browser.find_element(By.ID, "use-suggestion")
+    wait(browser, lambda: use.is_displayed())
+    suggested = int(page_state(browser)["ghost"])
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", use)
+    use.click()
+    assert sentiment(browser)[1] == str(suggested)
+    assert page_state(browser)["source"] == "accepted"
+    assert use.text == "Suggestion used" and not use.is_enabled()
+    assert browser.find_element(By.ID, "rating-word").text  # the word of the stars given, e.g. "Excellent"
+    assert fits_the_screen(browser)
+    browser.save_screenshot(str(ARTIFACTS / f"review-form-accepted-{width}.png"))
+    submit = browser.find_element(By.ID, "submit-review")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", submit)
+    submit.click()
+    wait(browser, lambda: thanked(browser))
+    review = UserReview.objects.get()
+    assert (review.rating, review.rating_source) == (suggested, UserReview.RatingSource.ACCEPTED)
+    assert (review.title, review.display_name) == ("Lovely boots", "Sam")
 
 
 def test_review_another_brand_without_reloading(browser, live_url, brands):
@@ -232,27 +303,78 @@ def test_review_another_brand_without_reloading(browser, live_url, brands):
     heading = browser.find_element(By.ID, "review-heading").text
     assert heading == f"What do you think of {seen[-1]}?"
 
-    # The brand switched in place is the one the review is stored for.
+    # The brand switched in place is the one the review is stored for (its token is that brand's).
     type_text(browser, POSITIVE)
-    wait(browser, lambda: sentiment(browser)[0] == "good")
+    wait(browser, lambda: sentiment(browser)[0] in ("4", "5"))
+    browser.find_element(By.CSS_SELECTOR, "label[for=rating-5]").click()
     browser.find_element(By.ID, "submit-review").click()
-    wait(browser, lambda: "Thank you for reviewing" in browser.find_element(By.TAG_NAME, "main").text)
+    wait(browser, lambda: thanked(browser))
     assert UserReview.objects.get().company.name == seen[-1]
 
 
-def test_websocket_down_falls_back_to_http_predict(browser, live_server_app, live_url, brands):
+def test_websocket_down_falls_back_to_http_and_the_keyboard_does_everything(browser, live_server_app, live_url, brands):
     live_server_app[1].down = True  # the server refuses every websocket handshake from now on
     browser.get(live_url + "/")
     form = browser.find_element(By.ID, "review-form")
     wait(browser, lambda: form.get_attribute("data-transport") == "http")
     type_text(browser, NEGATIVE)
-    wait(browser, lambda: sentiment(browser)[0] == "bad" and sentiment(browser)[1] in ("1", "2"))
+    wait(browser, lambda: sentiment(browser)[0] in ("1", "2"))
     type_text(browser, POSITIVE)
-    wait(browser, lambda: sentiment(browser)[0] == "good" and sentiment(browser)[1] in ("4", "5"))
+    wait(browser, lambda: sentiment(browser)[0] in ("4", "5"))
     assert form.get_attribute("data-transport") == "http"
+    suggested = int(sentiment(browser)[0])
 
-    # Keyboard only: Tab from the text reaches the stars, an arrow key picks one, and it stays picked.
-    suggested = int(sentiment(browser)[1])
-    ActionChains(browser).send_keys(Keys.TAB).send_keys(Keys.ARROW_LEFT).perform()
+    def focused() -> str:
+        return browser.execute_script("return document.activeElement.id")
+
+    # Keyboard only. Shift+Tab from the text reaches "Use suggestion"; Enter accepts it.
+    ActionChains(browser).key_down(Keys.SHIFT).send_keys(Keys.TAB).key_up(Keys.SHIFT).perform()
+    assert focused() == "use-suggestion"
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    wait(browser, lambda: sentiment(browser)[1] == str(suggested))
+    assert page_state(browser)["source"] == "accepted"
+    # Shift+Tab again reaches the stars; an arrow key picks another one, which is then the visitor's own.
+    ActionChains(browser).key_down(Keys.SHIFT).send_keys(Keys.TAB).key_up(Keys.SHIFT).perform()
+    assert focused() == f"rating-{suggested}"
+    ActionChains(browser).send_keys(Keys.ARROW_LEFT).perform()
     wait(browser, lambda: sentiment(browser)[1] == str(suggested - 1))
-    assert browser.find_element(By.ID, "suggested-hint").text == f"suggested: {suggested}★"
+    assert page_state(browser)["source"] == "picked"
+    assert page_state(browser)["suggestion"] == f"Suggested: {suggested}★"
+    for _ in range(12):  # Tab on to Submit and press Enter
+        if focused() == "submit-review":
+            break
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+    assert focused() == "submit-review"
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    wait(browser, lambda: thanked(browser))
+    review = UserReview.objects.get()
+    assert (review.rating, review.rating_source) == (suggested - 1, UserReview.RatingSource.PICKED)
+
+
+@WIDTHS
+def test_an_unknown_brand_says_so_and_offers_another(browser, live_url, brands, width, height):
+    browser.set_window_size(width, height)
+    browser.get(live_url + "/?brand=no-such-brand")
+    notice = browser.find_element(By.ID, "brand-notice")
+    assert notice.is_displayed() and notice.text == "We could not find that brand; here is another."
+    assert browser.find_element(By.ID, "brand-name").text in {b.name for b in brands}
+    assert fits_the_screen(browser)
+    browser.save_screenshot(str(ARTIFACTS / f"unknown-brand-{width}.png"))
+    browser.find_element(By.ID, "next-brand").click()  # the notice belongs to the first brand shown
+    wait(browser, lambda: not browser.find_elements(By.ID, "brand-notice"))
+
+
+@WIDTHS
+def test_an_unknown_brand_page_is_a_styled_404_with_a_way_back(browser, live_url, brands, width, height):
+    browser.set_window_size(width, height)
+    browser.get(live_url + "/brands/no-such-brand/")
+    browser.get_log("browser")  # the 404 itself is logged as a failed load: expected here
+    assert browser.find_element(By.TAG_NAME, "h1").text == "We could not find that brand"
+    assert browser.execute_script("return getComputedStyle(document.body).display") == "flex"  # the stylesheet
+    assert fits_the_screen(browser)
+    browser.save_screenshot(str(ARTIFACTS / f"not-found-{width}.png"))
+    browser.find_element(By.LINK_TEXT, "Browse brands").click()
+    wait(browser, lambda: browser.current_url.endswith("/brands/"))
+    cards = browser.find_elements(By.CSS_SELECTOR, ".brand-card-name")
+    assert sorted(card.text for card in cards) == sorted(b.name for b in brands)
+    assert fits_the_screen(browser)

@@ -37,7 +37,10 @@ def test_home_shows_a_form_for_an_active_brand(client, brands):
     response = client.get("/")
     page = response.content.decode()
     assert "What do you think of" in page
-    assert '<label for="id_text">Your review</label>' in page
+    assert '<label for="id_text">Tell us about your experience</label>' in page
+    # The stars are asked first, above the text, and none is chosen for the visitor.
+    assert page.index('name="rating"') < page.index('name="text"')
+    assert "checked" not in page
     assert 'aria-live="polite"' in page
     assert 'minlength="10"' in page and 'maxlength="5000"' in page
     assert "csrfmiddlewaretoken" in page
@@ -70,6 +73,7 @@ def test_submit_stores_one_review_scored_on_the_server(client, brands):
     assert review.company.slug == slug
     assert review.text == POSITIVE
     assert review.rating == 3
+    assert review.rating_source == UserReview.RatingSource.PICKED  # a star the visitor clicked
     assert review.suggested_rating in (4, 5)  # the server's score, not the forged one
     assert review.score > 0.67
     assert set(review.probabilities) == {"bad", "average", "good"}
@@ -121,7 +125,7 @@ def test_too_long_text_and_missing_rating_are_refused(client, brands, settings):
     page = response.content.decode()
     assert response.status_code == 400
     assert "Keep it to 50 characters (this is 51)" in page
-    assert "Choose a rating from 1 to 5 stars." in page
+    assert "Choose your rating: click a star from 1 to 5, or use the suggestion." in page
     response = client.post("/", {**fields, "text": POSITIVE, "rating": "6"})
     assert "Choose a rating from 1 to 5 stars." in response.content.decode()
     assert UserReview.objects.count() == 0
@@ -206,3 +210,154 @@ def test_head_requests_are_answered(client, brands):
     assert client.head("/brands/").status_code == 200
     assert client.head(f"/brands/{brands[0].slug}/").status_code == 200
     assert client.put("/").status_code == 405
+
+
+# Honest suggestions: a suggestion is offered, never chosen for the visitor.
+
+
+def checked_star(page: str) -> str | None:
+    found = re.search(r'id="rating-(\d)" value="\d" required checked', page)
+    return found.group(1) if found else None
+
+
+def test_use_suggestion_without_javascript_stores_the_suggestion_as_accepted(client, brands):
+    _, fields = shown_brand(client)
+    # "Use suggestion" is a submit button carrying the suggested stars; no star radio is sent.
+    response = client.post("/", {**fields, "text": POSITIVE, "use_suggestion": "5"})
+    assert response.status_code == 302
+    review = UserReview.objects.get()
+    assert (review.rating, review.rating_source) == (5, UserReview.RatingSource.ACCEPTED)
+
+
+def test_the_script_marks_an_accepted_suggestion(client, brands):
+    _, fields = shown_brand(client)
+    client.post("/", {**fields, "text": POSITIVE, "rating": "4", "rating_source": "accepted"})
+    assert UserReview.objects.get().rating_source == UserReview.RatingSource.ACCEPTED
+
+
+def test_submit_without_a_rating_the_visitor_gave_is_refused(client, brands):
+    _, fields = shown_brand(client)
+    response = client.post("/", {**fields, "text": POSITIVE, "rating_source": "accepted"})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Choose your rating: click a star from 1 to 5, or use the suggestion." in page
+    assert f">{POSITIVE}</textarea>" in page  # nothing lost
+    assert UserReview.objects.count() == 0
+
+
+def test_after_an_error_an_accepted_suggestion_comes_back_as_a_suggestion_only(client, brands):
+    _, fields = shown_brand(client)
+    response = client.post(
+        "/", {**fields, "text": "Great! Love", "rating": "5", "rating_source": "accepted", "title": "x" * 101}
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert checked_star(page) is None  # not shown as if the visitor had chosen it
+    assert re.search(r'<div class="suggestion" id="suggestion">', page)  # offered again, as a suggestion
+    assert re.search(r'name="use_suggestion" value="[1-5]"', page)
+    assert "Keep it to 100 characters" in page
+    # Stars the visitor picked themselves do come back.
+    response = client.post("/", {**fields, "text": "Great! Love", "rating": "5", "title": "x" * 101})
+    assert checked_star(response.content.decode()) == "5"
+
+
+def test_suggest_button_without_javascript_scores_the_text_and_stores_nothing(client, brands):
+    _, fields = shown_brand(client)
+    response = client.post("/", {**fields, "text": POSITIVE, "suggest": "1", "title": "Lovely"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    suggested = re.search(r'name="use_suggestion" value="([1-5])"', page).group(1)
+    assert suggested in ("4", "5")
+    assert f'Suggested: <strong id="suggested-value">{suggested}</strong>★' in page
+    assert "Suggested: " + suggested + " stars" in page  # what a screen reader hears
+    assert checked_star(page) is None
+    assert f">{POSITIVE}</textarea>" in page and 'value="Lovely"' in page
+    assert UserReview.objects.count() == 0
+    # The same form then stores the review, accepted from the suggestion.
+    assert client.post("/", {**fields, "text": POSITIVE, "use_suggestion": suggested}).status_code == 302
+    assert UserReview.objects.get().rating_source == UserReview.RatingSource.ACCEPTED
+
+
+def test_screen_readers_hear_one_star_not_one_stars(client, brands):
+    page = client.get("/").content.decode()
+    assert "1 star, Bad" in page and "2 stars, Poor" in page
+    assert "1 stars" not in page
+
+
+# The form token is tied to its brand.
+
+
+def test_a_token_from_one_brands_form_cannot_post_for_another(client, brands):
+    _, fields = shown_brand(client, f"/?brand={brands[0].slug}")
+    response = client.post("/", {**fields, "brand": brands[1].slug, "text": POSITIVE, "rating": "5"})
+    assert response.status_code == 400
+    assert "This form was opened for another brand" in response.content.decode()
+    assert UserReview.objects.count() == 0
+    # The token of the brand "Review another brand" switched to works for that brand only.
+    data = client.get("/next-brand/", {"exclude": [brands[0].slug, brands[1].slug]}).json()
+    other = {**fields, "form_token": data["form_token"], "text": POSITIVE, "rating": "5"}
+    assert client.post("/", {**other, "brand": brands[0].slug}).status_code == 400
+    assert client.post("/", {**other, "brand": brands[2].slug}).status_code == 302
+    assert UserReview.objects.get().company == brands[2]
+
+
+# Name, title and date of experience.
+
+
+def test_name_title_and_date_of_experience_are_stored_and_shown(client, brands):
+    _, fields = shown_brand(client, f"/?brand={brands[0].slug}")
+    details = {"display_name": "  Sam P. ", "title": "Comfy boots", "experienced_on": "2026-01-15"}
+    assert client.post("/", {**fields, "text": POSITIVE, "rating": "4", **details}).status_code == 302
+    review = UserReview.objects.get()
+    assert (review.display_name, review.title, str(review.experienced_on)) == ("Sam P.", "Comfy boots", "2026-01-15")
+    page = client.get(f"/brands/{brands[0].slug}/").content.decode()
+    assert "Sam P." in page and "Comfy boots" in page and "Date of experience: <time" in page
+
+
+def test_a_date_of_experience_in_the_future_is_refused_next_to_the_field(client, brands):
+    _, fields = shown_brand(client)
+    response = client.post("/", {**fields, "text": POSITIVE, "rating": "4", "experienced_on": "2999-01-01"})
+    assert response.status_code == 400
+    assert re.search(
+        r'id="date-errors"><li>The date of your experience cannot be in the future', response.content.decode()
+    )
+    assert UserReview.objects.count() == 0
+
+
+def test_anonymous_when_no_name_is_given(client, brands):
+    _, fields = shown_brand(client, f"/?brand={brands[0].slug}")
+    client.post("/", {**fields, "text": POSITIVE, "rating": "4"})
+    assert ">Anonymous<small>" in client.get(f"/brands/{brands[0].slug}/").content.decode()
+
+
+# Unknown brands and the review budget.
+
+
+def test_an_unknown_brand_says_so_and_offers_another(client, brands):
+    response = client.get("/?brand=no-such-brand")
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "We could not find that brand; here is another." in page
+    assert form_fields(page)["brand"] in {b.slug for b in brands}
+    Company.objects.filter(pk=brands[0].pk).update(is_active=False)
+    page = client.get(f"/?brand={brands[0].slug}").content.decode()
+    assert "Acme Boots is not open for reviews right now; here is another brand." in page
+    assert "We could not find" not in client.get(f"/?brand={brands[1].slug}").content.decode()
+
+
+@pytest.mark.usefixtures("empty_cache")
+def test_past_the_review_budget_the_form_answers_429_and_keeps_the_text(client, brands, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "review_create": "1/min"},
+    }
+    _, fields = shown_brand(client)
+    assert client.post("/", {**fields, "text": POSITIVE, "rating": "4"}).status_code == 302
+    _, fields = shown_brand(client)
+    response = client.post("/", {**fields, "text": POSITIVE, "rating": "4", "title": "Second"})
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) >= 1
+    page = response.content.decode()
+    assert re.search(r'id="form-errors">\s*<li>Too many reviews', page)
+    assert f">{POSITIVE}</textarea>" in page and 'value="Second"' in page and checked_star(page) == "4"
+    assert UserReview.objects.count() == 1

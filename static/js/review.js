@@ -1,5 +1,5 @@
-// The review form: live sentiment while typing, a star rating that follows the suggestion until the
-// visitor picks one, and "Review another brand" without reloading the page.
+// The review form: live sentiment while typing, a suggested rating shown as a suggestion (outlined
+// stars and "Use suggestion", never a pre-selected choice), and "Review another brand" without reloading.
 // Plain JavaScript, no build step; loaded as a file so a strict Content-Security-Policy holds.
 (function () {
   "use strict";
@@ -19,9 +19,16 @@
   const fill = document.getElementById("sentiment-fill");
   const sentimentText = document.getElementById("sentiment-text");
   const announcer = document.getElementById("sentiment-announce"); // read out only when band or stars change
-  const suggestedHint = document.getElementById("suggested-hint");
+  const stars = document.getElementById("stars");
+  const ratingWord = document.getElementById("rating-word");
+  const suggestionBox = document.getElementById("suggestion");
   const suggestedValue = document.getElementById("suggested-value");
+  const suggestionSpoken = document.getElementById("suggestion-spoken");
+  const useSuggestion = document.getElementById("use-suggestion");
+  const ratingRequired = document.getElementById("rating-required");
+  const ratingSource = form.elements.namedItem("rating_source");
   const radios = Array.from(form.querySelectorAll('input[name="rating"]'));
+  const sentimentWords = JSON.parse(form.dataset.sentimentWords || "{}");
   const nextLink = document.getElementById("next-brand");
   const formStatus = document.getElementById("form-status");
   const maxChars = parseInt(form.dataset.maxChars, 10) || 5000;
@@ -31,32 +38,62 @@
   let shownId = 0; // id of the newest answer shown
   let suggestion = null;
   let announced = "";
-  let userPicked = radios.some(function (radio) { return radio.checked; });
   let sendTimer = null;
   let submitting = false;
   const recentBrands = [form.elements.namedItem("brand").value];
 
-  // --- showing a prediction ---------------------------------------------------------------------
+  // --- the stars and the suggestion ----------------------------------------------------------------
 
-  function showHint() {
-    const visible = userPicked && suggestion !== null;
-    suggestedHint.hidden = !visible;
-    if (visible) {
+  function starCount(n) {
+    return n === 1 ? "1 star" : n + " stars"; // never "1 stars"
+  }
+
+  function checkedRating() {
+    const checked = radios.find(function (radio) { return radio.checked; });
+    return checked ? parseInt(checked.value, 10) : null;
+  }
+
+  function showRatingWord(value) {
+    const label = value ? form.querySelector('label[for="rating-' + value + '"]') : null;
+    ratingWord.textContent = label ? label.title : "";
+  }
+
+  // The suggestion is outlined stars and a line with "Use suggestion"; it never checks a star itself.
+  function showSuggestion() {
+    const rating = checkedRating();
+    if (suggestion === null || rating !== null) {
+      delete stars.dataset.suggested;
+    } else {
+      stars.dataset.suggested = String(suggestion);
+    }
+    suggestionBox.hidden = suggestion === null;
+    if (suggestion !== null) {
       suggestedValue.textContent = String(suggestion);
+      suggestionSpoken.textContent = "Suggested: " + starCount(suggestion);
+      useSuggestion.value = String(suggestion);
+      useSuggestion.disabled = rating === suggestion && ratingSource.value === "accepted";
+      useSuggestion.textContent = useSuggestion.disabled ? "Suggestion used" : "Use suggestion";
     }
   }
+
+  function ratingGiven(value, source) {
+    ratingSource.value = source; // "picked" (a star) or "accepted" (the suggestion)
+    ratingRequired.hidden = true;
+    showRatingWord(value);
+    showSuggestion();
+  }
+
+  // --- showing a prediction ---------------------------------------------------------------------
 
   function showNothing() {
     fill.style.width = "0%";
     sentiment.dataset.band = "none";
     delete sentiment.dataset.score;
+    delete sentiment.dataset.label;
     sentimentText.textContent = idleText;
     suggestion = null;
     announced = "";
-    if (!userPicked) {
-      radios.forEach(function (radio) { radio.checked = false; });
-    }
-    showHint();
+    showSuggestion();
   }
 
   function showPrediction(prediction) {
@@ -64,24 +101,20 @@
       showNothing();
       return;
     }
-    const percent = Math.round(prediction.score * 100);
-    // The band is the server's label (the model's most likely class), never re-derived from the score here.
-    const label = prediction.label;
-    fill.style.width = percent + "%";
-    sentiment.dataset.band = label;
-    sentiment.dataset.score = String(prediction.score);
+    // Five bands, one per star of the server's suggested rating, so word, colour and stars agree.
     suggestion = prediction.suggested_rating;
-    sentimentText.textContent = "Sentiment " + percent + "% positive. Suggested rating: " + suggestion + " of 5 stars.";
-    const words = { bad: "negative", average: "mixed", good: "positive" }[label];
-    const summary = "Sentiment " + words + ", suggested " + suggestion + " stars.";
+    const word = sentimentWords[String(suggestion)] || "";
+    fill.style.width = Math.round(prediction.score * 100) + "%";
+    sentiment.dataset.band = String(suggestion);
+    sentiment.dataset.label = prediction.label;
+    sentiment.dataset.score = String(prediction.score);
+    sentimentText.replaceChildren("Sentiment: ", Object.assign(document.createElement("strong"), { textContent: word }));
+    const summary = "Sentiment " + word.toLowerCase() + ". Suggested: " + starCount(suggestion) + ".";
     if (summary !== announced) {
-      announced = summary; // a screen reader hears changes, not every keystroke's percentage
+      announced = summary; // a screen reader hears changes, not every keystroke
       announcer.textContent = summary;
     }
-    if (!userPicked && radios[suggestion - 1]) {
-      radios[suggestion - 1].checked = true;
-    }
-    showHint();
+    showSuggestion();
   }
 
   function handleAnswer(answer) {
@@ -216,9 +249,25 @@
 
   radios.forEach(function (radio) {
     radio.addEventListener("change", function () {
-      userPicked = true; // only a visitor's own pick fires "change"; the suggestion sets .checked silently
-      showHint();
+      ratingGiven(parseInt(radio.value, 10), "picked"); // a star click, or an arrow key on the stars
     });
+    radio.addEventListener("invalid", function () {
+      // Submit without stars: say so beside the stars (the browser's own bubble may be missed).
+      ratingRequired.textContent = "Choose your rating: click a star from 1 to 5" +
+        (suggestion !== null ? ", or use the suggestion." : ".");
+      ratingRequired.hidden = false;
+      stars.scrollIntoView({ block: "center" });
+    });
+  });
+
+  useSuggestion.addEventListener("click", function (event) {
+    event.preventDefault(); // with JavaScript it fills in the stars; without, it submits them (the server knows)
+    if (suggestion === null || !radios[suggestion - 1]) {
+      return;
+    }
+    radios[suggestion - 1].checked = true;
+    ratingGiven(suggestion, "accepted");
+    formStatus.textContent = "Rating set to " + starCount(suggestion) + ", as suggested.";
   });
 
   form.addEventListener("submit", function (event) {
@@ -254,15 +303,21 @@
     document.getElementById("brand-page").href = brand.url;
     nextLink.href = form.dataset.homeUrl + "?after=" + encodeURIComponent(brand.slug);
     document.title = "Review " + brand.name + " · Starling";
-    form.querySelectorAll(".field-errors").forEach(function (list) { list.remove(); });
-    document.querySelectorAll(".messages").forEach(function (box) { box.remove(); }); // the last thank-you
-    textarea.removeAttribute("aria-invalid");
+    form.querySelectorAll("ul.field-errors").forEach(function (list) { list.remove(); });
+    ratingRequired.hidden = true;
+    document.querySelectorAll(".messages, .notice").forEach(function (box) { box.remove(); }); // the last thank-you
+    form.querySelectorAll("[aria-invalid]").forEach(function (field) { field.removeAttribute("aria-invalid"); });
     recentBrands.push(brand.slug);
     if (recentBrands.length > RECENT_BRANDS) {
       recentBrands.shift();
     }
+    ["id_title", "id_experienced_on"].forEach(function (id) {
+      document.getElementById(id).value = ""; // the name stays: a visitor often reviews several brands
+    });
     textarea.value = "";
-    userPicked = false;
+    radios.forEach(function (radio) { radio.checked = false; });
+    ratingSource.value = "";
+    showRatingWord(null);
     sentId += 1;
     shownId = sentId; // answers still on their way belong to the previous brand
     showNothing();
@@ -286,8 +341,18 @@
       .catch(function () { window.location.assign(nextLink.href); }); // the plain link still works
   });
 
+  // Hovering or focusing a star shows its word ("Great"); leaving shows the chosen one again.
+  radios.forEach(function (radio) {
+    const label = form.querySelector('label[for="' + radio.id + '"]');
+    label.addEventListener("mouseenter", function () { showRatingWord(parseInt(radio.value, 10)); });
+    label.addEventListener("mouseleave", function () { showRatingWord(checkedRating()); });
+  });
+
+  const initialSuggestion = parseInt(stars.dataset.suggested || suggestedValue.textContent, 10);
+  suggestion = Number.isNaN(initialSuggestion) ? null : initialSuggestion; // a form shown again by the server
   updateSubmit();
-  showHint();
+  showRatingWord(checkedRating());
+  showSuggestion();
   connect();
   if (textarea.value.trim()) {
     scoreSoon(); // a form shown again with errors keeps its text: score it
