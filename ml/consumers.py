@@ -3,8 +3,20 @@
 Protocol (fixed in ARCHITECTURE.md): the client sends `{"text": "...", "id": 17}`; the server answers
 with the prediction object plus `id`. Only the newest waiting text of a connection is scored; an older
 one still waiting is answered `{"id": n, "stale": true}`. A bad message gets `{"id": n, "error": "..."}`
-and the connection stays open. A connection may send SENTIMENT_WS_RATE messages a second on average
-(SENTIMENT_WS_BURST at once); a faster one is answered with an error until it slows down.
+and the connection stays open. Every answer is strict JSON: a message that is not (NaN, Infinity, a
+number beyond a float, nesting too deep) gets an error answer with `"id": null`.
+
+Limits, each with an answer that says what to do:
+- a connection may send SENTIMENT_WS_RATE messages a second on average (SENTIMENT_WS_BURST at once);
+  a faster one is answered with an error until it slows down, and once more than
+  SENTIMENT_WS_REFUSED_BEFORE_CLOSE of its messages were refused within REFUSALS_WINDOW_S seconds it is
+  closed with code 4008 and the reason "Too many messages: slow down to N a second.";
+- an address may hold SENTIMENT_WS_CONNECTIONS_PER_ADDRESS connections at once (counted in Redis
+  across processes, in this process while Redis is down); one more is closed at once with code 4013;
+- every text scored takes one from the address's "predict" budget, the same one `POST /api/predict/`
+  takes from (`core.rate_limits`), so moving from HTTP to websockets, or opening more of them, scores
+  no more; an empty budget answers an error that says how long to wait.
+A close is preceded by an error answer with the same words, since not every server passes a close reason on.
 
 Scoring never runs on the event loop: every connection of a process hands its text to one
 `SentimentBatcher`, which sends whatever is waiting as one `predict_batch` call to a worker thread.
@@ -15,19 +27,33 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
+import uuid
 import weakref
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
+import redis
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db import connections
+from django_redis import get_redis_connection
+
+from core.api_parsers import strict_json_loads
+from core.privacy import hash_ip, scope_client_ip
+from core.rate_limits import rate_limit_take, scope_rate
 
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 64
 _ID_MAX_CHARS = 100
+REFUSALS_WINDOW_S = 10.0
+# Close codes: 4000 + the RFC 6455 code they stand for (1008 policy violation, 1013 try again later),
+# since a server may only send 1000 or 3000-4999 (Daphne's autobahn refuses the others with a 1011).
+CLOSE_TOO_MANY_MESSAGES = 4008
+CLOSE_TOO_MANY_CONNECTIONS = 4013
 
 # One thread does the scoring: models are CPU-bound and use their own threads (TORCH_THREADS).
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentiment")
@@ -113,6 +139,110 @@ class RateLimit:
         return False
 
 
+class Refusals:
+    """Remembers when messages were refused; `record` says whether more than `limit` fell within `window` s."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.window = window
+        self.times: deque[float] = deque(maxlen=limit + 1)
+
+    def record(self) -> bool:
+        """Note one refusal; True when this one makes more than `limit` within the window."""
+        now = time.monotonic()
+        self.times.append(now)
+        return len(self.times) == self.times.maxlen and now - self.times[0] <= self.window
+
+
+class ConnectionBudget:
+    """Connections held per address: a Redis sorted set per address shared by every process, else this process.
+
+    Each connection is a member scored with the time it expires; its consumer pushes that time forward
+    every HOLD_REFRESH_S, so the connections of a process that died without closing them stop counting
+    after HOLD_TTL_S (the safety net a plain counter lacks). Taking a place is one Lua script, so two
+    connections racing for the last place cannot both get it. While Redis cannot be reached the
+    budget is counted in this process, as `core.rate_limits` does for scored texts.
+    """
+
+    HOLD_TTL_S = 90
+    HOLD_REFRESH_S = 30
+    _TAKE = """
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+        if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+        redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
+        redis.call('EXPIRE', KEYS[1], ARGV[5])
+        return 1
+    """
+
+    def __init__(self) -> None:
+        self.local: dict[str, int] = {}
+
+    @staticmethod
+    def _client() -> redis.Redis | None:
+        """The cache's Redis (as `core.rate_limits` counts in), or None when the cache is not Redis."""
+        try:
+            return get_redis_connection("default")
+        except NotImplementedError:
+            return None
+
+    @staticmethod
+    def _key(address: str) -> str:
+        return f"starling:ws-connections:{address}"
+
+    def take(self, address: str, limit: int) -> str | None:
+        """A hold on one of `limit` places of `address` ("redis:<id>" or "local"), or None when all are taken."""
+        client, member = self._client(), uuid.uuid4().hex
+        if client is not None:
+            now = time.time()
+            try:
+                args = [now, limit, now + self.HOLD_TTL_S, member, self.HOLD_TTL_S]
+                return f"redis:{member}" if client.eval(self._TAKE, 1, self._key(address), *args) else None
+            except redis.RedisError:
+                logger.warning("Redis unreachable: websocket connections are counted in this process")
+        if self.local.get(address, 0) >= limit:
+            return None
+        self.local[address] = self.local.get(address, 0) + 1
+        return "local"
+
+    def refresh(self, address: str, hold: str) -> None:
+        """Keep a hold alive in Redis (a hold counted in this process needs nothing)."""
+        client = self._client()
+        if client is None or not hold.startswith("redis:"):
+            return
+        try:
+            client.zadd(self._key(address), {hold.removeprefix("redis:"): time.time() + self.HOLD_TTL_S}, xx=True)
+            client.expire(self._key(address), self.HOLD_TTL_S)
+        except redis.RedisError:
+            pass  # it expires; Redis being down already means holds are counted per process
+
+    def release(self, address: str, hold: str) -> None:
+        """Give the place back."""
+        if hold == "local":
+            self.local[address] -= 1
+            if not self.local[address]:
+                del self.local[address]
+            return
+        client = self._client()
+        try:
+            if client is not None:
+                client.zrem(self._key(address), hold.removeprefix("redis:"))
+        except redis.RedisError:
+            pass  # the hold expires after HOLD_TTL_S
+
+
+connection_budget = ConnectionBudget()
+
+
+def _id_problem(message_id: object) -> str | None:
+    """Why `message_id` cannot be echoed back as JSON, or None when it can."""
+    if message_id is None or isinstance(message_id, bool | int):
+        return None
+    if isinstance(message_id, float) and math.isfinite(message_id):
+        return None
+    if isinstance(message_id, str) and len(message_id) <= _ID_MAX_CHARS:
+        return None
+    return f"`id` must be a finite number or a string of at most {_ID_MAX_CHARS} characters."
+
+
 class SentimentConsumer(AsyncJsonWebsocketConsumer):
     """Scores the newest text of each connection and answers with the prediction object plus `id`."""
 
@@ -122,10 +252,25 @@ class SentimentConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.rate = settings.SENTIMENT_WS_RATE
         self.limit = RateLimit(self.rate, settings.SENTIMENT_WS_BURST)
+        self.refusals = Refusals(settings.SENTIMENT_WS_REFUSED_BEFORE_CLOSE, REFUSALS_WINDOW_S)
         self.max_chars = settings.PREDICTION_MAX_CHARS
         self.waiting: tuple[object, str] | None = None  # (id, text) not yet handed to the scorer
         self.scorer: asyncio.Task | None = None
+        self.keeper: asyncio.Task | None = None
+        self.closing = False
+        self.address = hash_ip(scope_client_ip(self.scope))
+        limit = settings.SENTIMENT_WS_CONNECTIONS_PER_ADDRESS
+        self.hold = await asyncio.to_thread(connection_budget.take, self.address, limit)
+        # Accepted even when over the budget, so that the client learns why: a refused handshake is only
+        # "403" to a browser. Counted before the handshake completes, so an open socket holds its place.
         await self.accept()
+        if self.hold is None:
+            await self.close_saying(
+                CLOSE_TOO_MANY_CONNECTIONS,
+                f"Too many connections from your address: at most {limit} at once. Close one and try again.",
+            )
+            return
+        self.keeper = asyncio.create_task(self.keep_hold())
 
     async def dispatch(self, message: dict) -> None:
         # Channels closes stale database connections before every message, a hop to a thread
@@ -136,10 +281,22 @@ class SentimentConsumer(AsyncJsonWebsocketConsumer):
         await handler(message)
 
     async def disconnect(self, code: int) -> None:
-        if self.scorer is not None:
-            self.scorer.cancel()
+        for task in (self.scorer, self.keeper):
+            if task is not None:
+                task.cancel()
+        if getattr(self, "hold", None) is not None:
+            await asyncio.to_thread(connection_budget.release, self.address, self.hold)
+            self.hold = None
+
+    async def keep_hold(self) -> None:
+        """Keep this connection counted for its address while it is open."""
+        while True:
+            await asyncio.sleep(ConnectionBudget.HOLD_REFRESH_S)
+            await asyncio.to_thread(connection_budget.refresh, self.address, self.hold)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closing:
+            return
         allowed = self.limit.allow()  # every frame counts, good or bad
         if text_data is None:
             await self.send_error(None, 'Send text frames holding JSON like {"text": "...", "id": 1}.')
@@ -149,23 +306,31 @@ class SentimentConsumer(AsyncJsonWebsocketConsumer):
             await self.send_error(None, f"Message too long: the text may have at most {self.max_chars} characters.")
             return
         try:
-            content = json.loads(text_data)
-        except ValueError:
-            await self.send_error(None, 'Messages must be JSON like {"text": "...", "id": 1}.')
+            content = strict_json_loads(text_data)
+        except ValueError as exc:
+            await self.send_error(None, f'Messages must be JSON like {{"text": "...", "id": 1}} ({exc}).')
             return
         if not allowed:
-            message_id = content.get("id") if isinstance(content, dict) else None
-            await self.send_error(message_id, f"Too many messages: at most {self.rate:g} a second. Slow down.")
+            await self.refuse(content)
             return
         await self.receive_json(content)
+
+    async def refuse(self, content: object) -> None:
+        """Answer a message over the rate; close the connection when it keeps coming too fast."""
+        slow_down = f"Too many messages: slow down to {self.rate:g} a second."
+        if self.refusals.record():
+            await self.close_saying(CLOSE_TOO_MANY_MESSAGES, slow_down)
+            return
+        message_id = content.get("id") if isinstance(content, dict) else None
+        await self.send_error(None if _id_problem(message_id) else message_id, f"{slow_down} This one was not scored.")
 
     async def receive_json(self, content: object, **kwargs: object) -> None:
         if not isinstance(content, dict):
             await self.send_error(None, 'Send a JSON object like {"text": "...", "id": 1}.')
             return
         message_id = content.get("id")
-        if isinstance(message_id, (dict, list)) or (isinstance(message_id, str) and len(message_id) > _ID_MAX_CHARS):
-            await self.send_error(None, f"`id` must be a number or a string of at most {_ID_MAX_CHARS} characters.")
+        if problem := _id_problem(message_id):
+            await self.send_error(None, problem)
             return
         text = content.get("text")
         if not isinstance(text, str):
@@ -187,17 +352,32 @@ class SentimentConsumer(AsyncJsonWebsocketConsumer):
         while self.waiting is not None:
             message_id, text = self.waiting
             self.waiting = None
+            # The address's budget is taken only for a text about to be scored, never for a stale one.
+            wait = await asyncio.to_thread(rate_limit_take, "predict", self.address, scope_rate("predict"))
+            if wait is not None:
+                await self.send_error(
+                    message_id, f"Too many texts scored from your address: try again in {math.ceil(wait)} seconds."
+                )
+                continue
             try:
                 prediction = await sentiment_batcher().score(text)
+                answer = await self.encode_json({**prediction, "id": message_id})
             except Exception:
                 await self.send_error(message_id, "Scoring failed; try again in a moment.")
                 continue
-            await self.send_json({**prediction, "id": message_id})
+            await self.send(text_data=answer)
 
     async def send_error(self, message_id: object, error: str) -> None:
         """Answer a message that could not be scored; the connection stays open."""
         await self.send_json({"id": message_id, "error": error})
 
+    async def close_saying(self, code: int, reason: str) -> None:
+        """Close with `code` and `reason`, after an error answer in the same words for servers that drop reasons."""
+        self.closing = True
+        await self.send_error(None, f"{reason} Closing the connection.")
+        await self.close(code=code, reason=reason)
+
     @classmethod
     async def encode_json(cls, content: object) -> str:
-        return json.dumps(content, separators=(",", ":"))
+        # Strict: NaN or Infinity would make an answer that is not JSON; refusing to encode it is a bug's error.
+        return json.dumps(content, separators=(",", ":"), allow_nan=False)

@@ -78,3 +78,23 @@ def test_generated_requests_get_documented_answers(case, catalogue):
     headers = catalogue if case.path.startswith("/api/staff/") else None
     response = case.call(app=application, headers=headers)
     case.validate_response(response, checks=CHECKS)
+
+
+HOSTILE_BODIES = {
+    "nested arrays": "[" * 50000,
+    "nested objects": '{"a":' * 30000,
+    "NaN": '{"text": NaN}',
+    "Infinity": '{"text": "x", "rating": Infinity}',
+    "beyond a float": '{"text": "x", "rating": 1e999}',
+}
+
+
+@pytest.mark.parametrize("body", HOSTILE_BODIES.values(), ids=HOSTILE_BODIES.keys())
+def test_every_json_endpoint_answers_json_that_is_not_strict_with_a_400(catalogue, client, body):
+    operations = schema.raw_schema["paths"]
+    posts = [path for path, methods in operations.items() if "post" in methods and "{" not in path]
+    assert "/api/predict/" in posts and "/api/reviews/" in posts
+    for path in posts:
+        response = client.post(path, body, content_type="application/json", headers=catalogue)
+        assert response.status_code == 400, (path, response.status_code)
+        assert response.json()["error"]["code"] == "parse_error", path

@@ -110,6 +110,32 @@ def test_malformed_json_gets_a_clear_400():
     assert "error" in response.json()
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/predict/", "[" * 50000),
+        ("/api/reviews/", '{"a":' * 30000),
+        ("/api/predict/", '{"text": ' + "[" * 65 + '"x"' + "]" * 65 + "}"),
+    ],
+    ids=["predict-arrays", "reviews-objects", "just-over-the-depth-limit"],
+)
+def test_deeply_nested_json_is_a_clear_400(visitor, path, body):
+    response = visitor.post(path, body, content_type="application/json")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    error = response.json()["error"]
+    assert error["code"] == "parse_error" and "nested more than 64 levels" in error["message"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e999", "-1e999"])
+def test_non_finite_numbers_are_a_clear_400(visitor, value):
+    response = visitor.post("/api/predict/", f'{{"text": "fine", "extra": {value}}}', content_type="application/json")
+    assert response.status_code == 400
+    assert "JSON parse error" in json.loads(response.content, parse_constant=pytest.fail)["error"]["message"]
+
+
 def http_scope(path: str, headers: list[tuple[bytes, bytes]]) -> dict:
     return {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
 from collections.abc import AsyncIterator
 
@@ -86,6 +87,96 @@ async def test_a_bad_message_gets_an_error_and_the_connection_stays(frame, expec
         assert says in error["error"]
         await ws.send_json_to({"text": POSITIVE, "id": 5})
         assert (await answer(ws))["score"] > 0.67
+
+
+def strict_json(frame: str) -> dict:
+    """An answer parsed as JSON proper: NaN or Infinity in it fails the test."""
+    return json.loads(frame, parse_constant=lambda name: pytest.fail(f"{name} in an answer: not JSON"))
+
+
+@pytest.mark.parametrize(
+    ("frame", "says"),
+    [
+        ('{"text": "fine", "id": 1e999}', "too large for a JSON number"),
+        ('{"text": "fine", "id": -1e999}', "too large for a JSON number"),
+        ('{"text": "fine", "id": NaN}', "NaN is not a JSON value"),
+        ('{"text": "fine", "id": Infinity}', "Infinity is not a JSON value"),
+        ('{"text": "fine", "id": ' + "[" * 20000 + "}", "nested more than 64 levels"),
+        ('{"text": "fine", "id": 1, "x": ' + '{"a":' * 5000 + "}", "nested more than 64 levels"),
+        ('{"text": "fine", "id": "' + "9" * 101 + '"}', "`id` must be a finite number"),
+    ],
+    ids=["1e999", "-1e999", "NaN", "Infinity", "nested-arrays", "nested-objects", "long-id"],
+)
+async def test_a_message_that_is_not_strict_json_gets_an_error_in_strict_json(frame, says):
+    async with connected() as ws:
+        await ws.send_to(text_data=frame)
+        error = strict_json(await ws.receive_from(timeout=30))
+        assert error["id"] is None and says in error["error"]
+        await ws.send_json_to({"text": POSITIVE, "id": 2.5})  # the connection still scores
+        scored = strict_json(await ws.receive_from(timeout=30))
+    assert scored["id"] == 2.5 and scored["score"] > 0.67
+
+
+async def test_a_connection_that_keeps_sending_too_fast_is_closed_with_the_reason(settings):
+    settings.SENTIMENT_WS_RATE, settings.SENTIMENT_WS_BURST, settings.SENTIMENT_WS_REFUSED_BEFORE_CLOSE = 2, 2, 3
+    async with connected() as ws:
+        for n in range(1, 7):  # two within the burst, three refused with an error, the sixth closes
+            await ws.send_json_to({"text": f"message number {n} is nice", "id": n})
+        outputs = []
+        while not outputs or outputs[-1]["type"] != "websocket.close":
+            outputs.append(await ws.receive_output(timeout=30))
+    errors = [json.loads(o["text"]) for o in outputs if o["type"] == "websocket.send" and "error" in o["text"]]
+    refused = [e["id"] for e in errors if e["error"].endswith("This one was not scored.")]
+    assert refused == [3, 4, 5]
+    assert errors[-1] == {"id": None, "error": "Too many messages: slow down to 2 a second. Closing the connection."}
+    assert outputs[-1] == {
+        "type": "websocket.close",
+        "code": 4008,
+        "reason": "Too many messages: slow down to 2 a second.",
+    }
+
+
+async def test_a_brief_excess_is_answered_and_the_connection_stays(settings):
+    settings.SENTIMENT_WS_RATE, settings.SENTIMENT_WS_BURST, settings.SENTIMENT_WS_REFUSED_BEFORE_CLOSE = 5, 2, 3
+    async with connected() as ws:
+        for n in range(1, 6):  # three refused: not more than three, so the connection stays
+            await ws.send_json_to({"text": f"message number {n} is nice", "id": n})
+        answers = [await answer(ws) for _ in range(5)]
+        await asyncio.sleep(0.5)  # the bucket refills at 5 a second
+        await ws.send_json_to({"text": POSITIVE, "id": "later"})
+        while (later := await answer(ws))["id"] != "later":
+            pass
+    assert sum("Too many messages" in a.get("error", "") for a in answers) == 3
+    assert later["score"] > 0.67
+
+
+async def test_one_address_may_hold_only_so_many_connections(settings):
+    settings.SENTIMENT_WS_CONNECTIONS_PER_ADDRESS = 2
+    async with connected() as first, connected():
+        extra = WebsocketCommunicator(application, "/ws/sentiment/", headers=ORIGIN)
+        await extra.connect(timeout=5)
+        said = json.loads(await extra.receive_from(timeout=10))
+        closed = await extra.receive_output(timeout=10)
+        await extra.disconnect()
+        await first.send_json_to({"text": POSITIVE, "id": 1})  # the two that were let in still score
+        assert (await answer(first))["score"] > 0.67
+    assert said["error"].startswith("Too many connections from your address: at most 2 at once.")
+    assert closed["type"] == "websocket.close" and closed["code"] == 4013
+    async with connected() as again:  # places are given back on disconnect
+        await again.send_json_to({"text": POSITIVE, "id": 2})
+        assert (await answer(again))["id"] == 2
+
+
+async def test_texts_scored_take_from_the_address_predict_budget(settings, empty_cache):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"predict": "2/min"}}
+    async with connected() as ws:
+        replies = []
+        for n in range(1, 4):
+            await ws.send_json_to({"text": POSITIVE, "id": n})
+            replies.append(await answer(ws))
+    assert [r["score"] > 0.67 for r in replies[:2]] == [True, True]
+    assert replies[2]["id"] == 3
+    assert replies[2]["error"].startswith("Too many texts scored from your address: try again in ")
 
 
 async def test_binary_frames_are_refused_politely():
