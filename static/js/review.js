@@ -139,12 +139,13 @@
     return socket !== null && socket.readyState === WebSocket.OPEN;
   }
 
-  function scheduleReconnect() {
+  function scheduleReconnect(floorMs) {
     if (reconnectTimer !== null) {
       return;
     }
     // Exponential back-off with jitter, so a restarted server is not hit by every page at once.
-    const delay = Math.min(MAX_RECONNECT_MS, 500 * Math.pow(2, failures)) * (0.75 + Math.random() / 2);
+    const backoff = Math.min(MAX_RECONNECT_MS, 500 * Math.pow(2, failures));
+    const delay = Math.max(floorMs || 0, backoff) * (0.75 + Math.random() / 2);
     failures += 1;
     reconnectTimer = window.setTimeout(function () {
       reconnectTimer = null;
@@ -168,24 +169,26 @@
     }
     socket = ws;
     ws.addEventListener("open", function () {
-      failures = 0;
       form.dataset.transport = "websocket";
       if (textarea.value.trim() && shownId < sentId) {
         scoreNow(); // a text typed while disconnected gets its live answer
       }
     });
     ws.addEventListener("message", function (event) {
+      failures = 0; // the server answers: a later drop starts the back-off afresh
       try {
         handleAnswer(JSON.parse(event.data));
       } catch (error) {
         // not JSON: nothing to show
       }
     });
-    ws.addEventListener("close", function () {
+    ws.addEventListener("close", function (event) {
       if (socket === ws) {
         socket = null;
         form.dataset.transport = "http";
-        scheduleReconnect();
+        // 4008 (too many messages) and 4013 (too many connections from this address): the server
+        // asked this page to back off, so it waits at least half a minute before trying again.
+        scheduleReconnect(event.code === 4008 || event.code === 4013 ? 30000 : 0);
       }
     });
   }
