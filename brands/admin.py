@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
-from brands.admin_filters import CategoryLevelFilter, CompanyCategoryFilter
+from brands.admin_filters import CategoryLevelFilter, CompanyCategoryFilter, OpenToReviewsFilter
 from brands.domains import normalize_domain
 from brands.models import Category, Company
 from brands.services import company_set_active
@@ -31,6 +31,10 @@ def pk_batches(queryset: QuerySet, size: int | None = None) -> Iterator[list[int
     ids = list(queryset.order_by("pk").values_list("pk", flat=True))
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
+
+
+def _companies(count: int) -> str:
+    return f"{count} {'company' if count == 1 else 'companies'}"
 
 
 def reviews_changelist_link(model: str, company: Company, label: str) -> str:
@@ -65,6 +69,11 @@ class CompanyForm(forms.ModelForm):
     class Meta:
         model = Company
         fields = ("name", "slug", "domain", "website", "categories", "is_active")
+        labels = {"is_active": "Open to reviews"}
+        help_texts = {
+            "is_active": "Offered on the review form and the brand list. Companies a crawl or an import finds "
+            "start closed until staff open them."
+        }
 
     def clean_domain(self) -> str | None:
         """Store the domain the way every other writer does: normalised, or empty."""
@@ -78,16 +87,17 @@ class CompanyAdmin(admin.ModelAdmin):
         "logo",
         "name",
         "domain",
-        "is_active",
-        "review_count",
-        "average_stars",
-        "user_review_count",
-        "mean_sentiment",
-        "review_links",
-        "created_at",
+        "open_to_reviews_flag",
+        "rating",
+        "visitors",
     )
     list_display_links = ("logo", "name")
-    list_filter = ("is_active", "source", CompanyCategoryFilter, ("created_at", admin.DateFieldListFilter))
+    list_filter = (
+        ("is_active", OpenToReviewsFilter),
+        "source",
+        CompanyCategoryFilter,
+        ("created_at", admin.DateFieldListFilter),
+    )
     search_fields = ("name", "=domain", "=slug")
     search_help_text = "Part of the name, or an exact domain or slug."
     autocomplete_fields = ("categories",)
@@ -138,10 +148,28 @@ class CompanyAdmin(admin.ModelAdmin):
             },
         ),
     )
-    actions = ("activate", "deactivate", "refresh_aggregates")
+    actions = ("open_to_reviews", "close_to_reviews", "refresh_aggregates")
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     list_per_page = 50
+
+    class Media:
+        css = {"all": ("admin/starling-admin.css",)}
+
+    @admin.display(description="open to reviews", boolean=True, ordering="is_active")
+    def open_to_reviews_flag(self, company: Company) -> bool:
+        return company.is_active
+
+    @admin.display(description="rating (reviews)", ordering="-average_stars")
+    def rating(self, company: Company) -> str:
+        stars = "—" if company.average_stars is None else f"{company.average_stars:.1f} ★"
+        return f"{stars} ({company.review_count})"
+
+    @admin.display(description="visitors (sentiment)", ordering="-user_review_count")
+    def visitors(self, company: Company) -> str:
+        if company.mean_sentiment is None:
+            return str(company.user_review_count)
+        return f"{company.user_review_count} ({company.mean_sentiment:.2f})"
 
     @admin.display(description="")
     def logo(self, company: Company) -> str:
@@ -183,15 +211,25 @@ class CompanyAdmin(admin.ModelAdmin):
             reviews_changelist_link("userreview", company, "visitors"),
         )
 
-    @admin.action(description="Activate: offer on the review form")
-    def activate(self, request: HttpRequest, queryset: QuerySet) -> None:
-        changed = sum(company_set_active(company_ids=ids, active=True) for ids in pk_batches(queryset))
-        self.message_user(request, f"{changed} companies activated.", messages.SUCCESS)
+    @admin.action(description="Open to reviews (offer on the review form and the brand list)")
+    def open_to_reviews(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_open(request, queryset, active=True)
 
-    @admin.action(description="Deactivate: take off the review form")
-    def deactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
-        changed = sum(company_set_active(company_ids=ids, active=False) for ids in pk_batches(queryset))
-        self.message_user(request, f"{changed} companies deactivated.", messages.SUCCESS)
+    @admin.action(description="Close to reviews (take off the review form and the brand list)")
+    def close_to_reviews(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_open(request, queryset, active=False)
+
+    def _set_open(self, request: HttpRequest, queryset: QuerySet, *, active: bool) -> None:
+        """Open or close the selection and say how many changed and how many already were."""
+        selected = changed = 0
+        for ids in pk_batches(queryset):
+            selected += len(ids)
+            changed += company_set_active(company_ids=ids, active=active)
+        state = "open" if active else "closed"
+        message = f"{_companies(changed)} {'opened' if active else 'closed'} to reviews."
+        if selected > changed:
+            message += f" {_companies(selected - changed)} already {state}."
+        self.message_user(request, message, messages.SUCCESS)
 
     @admin.action(description="Recount review aggregates")
     def refresh_aggregates(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -88,3 +88,16 @@ class CategoryLevelFilter(admin.SimpleListFilter):
         if self.value() == "sub":
             return queryset.filter(parent__isnull=False)
         return queryset
+
+
+class OpenToReviewsFilter(admin.BooleanFieldListFilter):
+    """The `is_active` filter under the words staff use: companies open (or closed) to reviews."""
+
+    def __init__(self, field, request, params, model, model_admin, field_path) -> None:
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.title = "open to reviews"
+
+    def choices(self, changelist):
+        words = {"Yes": "Open", "No": "Closed"}
+        for choice in super().choices(changelist):
+            yield {**choice, "display": words.get(str(choice["display"]), choice["display"])}

@@ -12,48 +12,62 @@ from django.utils.html import format_html, format_html_join
 
 from brands.models import Category, Company
 from core.errors import StarlingError
+from core.jobs import JobRun
+from crawling.console import reviews_read_line
 from crawling.forms import CrawlStartForm
 from crawling.models import CrawlRun
 from crawling.options import DEFAULT_START_URL
 from crawling.services import crawl_run_retry, crawl_run_start
 
 
+def progress_bar(run: JobRun) -> str:
+    """A run's progress as a bar with its percentage and what it is doing (the crawl and training pages)."""
+    percent = round(run.progress * 100)
+    message = f" · {run.progress_message}" if run.progress_message else ""
+    return format_html(
+        '<progress class="run-progress" max="100" value="{}" aria-label="progress">{}%</progress> {}%{}',
+        percent,
+        percent,
+        percent,
+        message,
+    )
+
+
 @admin.register(CrawlRun)
 class CrawlRunAdmin(admin.ModelAdmin):
     list_display = (
-        "id",
-        "status",
-        "start_url",
+        "__str__",
         "progress_percent",
-        "pages_fetched",
-        "companies_done",
-        "companies_total",
-        "reviews_new",
-        "reviews_updated",
-        "reviews_skipped",
+        "companies_progress",
+        "reviews_summary",
         "error_count",
         "created_at",
-        "parent",
     )
     list_filter = ("status",)
     list_select_related = ("parent",)
     actions = ("retry",)
+    fieldsets = (
+        (None, {"fields": ("status", "progress_bar", "options", "error")}),
+        ("Counts", {"fields": ("reviews_counts", "companies_counts", "pages_fetched", "batches_summary")}),
+        ("Errors", {"fields": ("errors_grouped",)}),
+        (
+            "Job",
+            {
+                "classes": ("collapse",),
+                "fields": ("job_id", "parent", "created_at", "started_at", "heartbeat_at", "finished_at"),
+            },
+        ),
+    )
     readonly_fields = (
         "status",
-        "progress_percent",
-        "progress_message",
-        "params",
-        "pages_fetched",
-        "companies_found",
-        "companies_done",
-        "companies_total",
-        "reviews_new",
-        "reviews_updated",
-        "reviews_skipped",
-        "errors_by_kind",
-        "errors_table",
-        "batches_summary",
+        "progress_bar",
+        "options",
         "error",
+        "reviews_counts",
+        "companies_counts",
+        "pages_fetched",
+        "batches_summary",
+        "errors_grouped",
         "job_id",
         "parent",
         "created_at",
@@ -61,7 +75,9 @@ class CrawlRunAdmin(admin.ModelAdmin):
         "heartbeat_at",
         "finished_at",
     )
-    exclude = ("last_errors", "progress")
+
+    class Media:
+        css = {"all": ("admin/starling-admin.css",)}
 
     def has_change_permission(self, request: HttpRequest, obj: CrawlRun | None = None) -> bool:
         return False
@@ -72,25 +88,70 @@ class CrawlRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="progress")
     def progress_percent(self, run: CrawlRun) -> str:
-        return f"{run.progress:.0%}"
+        percent = round(run.progress * 100)
+        return format_html('<progress max="100" value="{}">{}%</progress> {}%', percent, percent, percent)
+
+    @admin.display(description="progress")
+    def progress_bar(self, run: CrawlRun) -> str:
+        return progress_bar(run)
+
+    @admin.display(description="companies")
+    def companies_progress(self, run: CrawlRun) -> str:
+        return f"{run.companies_done} of {run.companies_total}"
+
+    @admin.display(description="reviews read (new)")
+    def reviews_summary(self, run: CrawlRun) -> str:
+        read = run.reviews_new + run.reviews_updated + run.reviews_unchanged + run.reviews_skipped
+        return f"{read} ({run.reviews_new})"
+
+    @admin.display(description="reviews")
+    def reviews_counts(self, run: CrawlRun) -> str:
+        return reviews_read_line(run)
+
+    @admin.display(description="companies")
+    def companies_counts(self, run: CrawlRun) -> str:
+        new = run.companies_new
+        opened = format_html(
+            ' (<a href="{}?is_active__exact=0">closed to reviews until opened</a>)',
+            reverse("admin:brands_company_changelist"),
+        )
+        return format_html(
+            "found {} · crawled {} of {} · new {}{}",
+            run.companies_found,
+            run.companies_done,
+            run.companies_total,
+            new,
+            opened if new else "",
+        )
+
+    @admin.display(description="options")
+    def options(self, run: CrawlRun) -> str:
+        shown = [(name, _option_text(value)) for name, value in (run.params or {}).items()]
+        return format_html(
+            '<table class="starling-table"><tbody>{}</tbody></table>',
+            format_html_join("", '<tr><th scope="row">{}</th><td>{}</td></tr>', shown),
+        )
 
     @admin.display(description="errors")
     def error_count(self, run: CrawlRun) -> int:
         return sum((run.errors_by_kind or {}).values())
 
-    @admin.display(description="last errors")
-    def errors_table(self, run: CrawlRun) -> str:
-        if not run.last_errors:
-            return "—"
+    @admin.display(description="errors by kind")
+    def errors_grouped(self, run: CrawlRun) -> str:
+        groups = run.error_groups()
+        if not groups:
+            return "None."
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (e.get("at", ""), e.get("kind", ""), e.get("url", ""), e.get("detail", ""))
-                for e in reversed(run.last_errors)
-            ),
+            '<tr><th scope="row"><code>{}</code></th><td class="count">{}</td><td>{}</td></tr>',
+            ((group["kind"], group["count"], _latest_errors(group["latest"])) for group in groups),
         )
-        return format_html("<table><tr><th>at</th><th>kind</th><th>URL</th><th>detail</th></tr>{}</table>", rows)
+        return format_html(
+            '<table class="starling-table crawl-errors"><thead><tr><th scope="col">kind</th>'
+            '<th scope="col">count</th><th scope="col">latest, newest first</th></tr></thead><tbody>{}</tbody>'
+            "</table>",
+            rows,
+        )
 
     @admin.display(description="batches")
     def batches_summary(self, run: CrawlRun) -> str:
@@ -149,6 +210,25 @@ def _start(request: HttpRequest, params: dict) -> CrawlRun | None:
         return None
     messages.success(request, f"Crawl #{run.pk} is queued; this page shows its progress.")
     return run
+
+
+def _latest_errors(errors: list[dict]) -> str:
+    """The latest errors of one kind: URL, when, and the full detail (wrapped, never cut)."""
+    if not errors:
+        return "—"
+    items = format_html_join(
+        "",
+        '<li><span class="url">{}</span> <span class="when">{}</span><div class="detail">{}</div></li>',
+        ((error.get("url", ""), error.get("at", ""), error.get("detail", "")) for error in errors),
+    )
+    return format_html('<ul class="error-urls">{}</ul>', items)
+
+
+def _option_text(value: object) -> str:
+    """A crawl option as staff read it: lists joined, empty values as "—"."""
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "—"
+    return "—" if value in (None, "") else str(value)
 
 
 def _reason(exc: StarlingError | ValidationError) -> str:

@@ -15,16 +15,25 @@ from crawling.storage import ReviewStore
 def pages_import(*, paths: Iterable[Any], batch_pages: int = 20) -> dict[str, Any]:
     """Store saved company pages through the crawler's parser and storage; returns the totals.
 
-    Returns {"pages", "new", "updated", "unchanged", "skipped", "failed": [(path, reason)]}; a
-    file that cannot be read or parsed is reported and the others are still imported.
+    Returns {"pages", "new", "updated", "unchanged", "skipped", "companies_new", "failed": [(path, reason)]};
+    a file that cannot be read or parsed is reported and the others are still imported. Companies seen for
+    the first time start closed to reviews.
     """
     store = ReviewStore()
-    totals: dict[str, Any] = {"pages": 0, "new": 0, "updated": 0, "unchanged": 0, "skipped": 0, "failed": []}
+    totals: dict[str, Any] = {
+        "pages": 0,
+        "new": 0,
+        "updated": 0,
+        "unchanged": 0,
+        "skipped": 0,
+        "companies_new": 0,
+        "failed": [],
+    }
     batch: list[dict[str, Any]] = []
 
     def flush() -> None:
         result = store.store_pages(batch)
-        for key in ("new", "updated", "unchanged", "skipped"):
+        for key in ("new", "updated", "unchanged", "skipped", "companies_new"):
             totals[key] += getattr(result, key)
         batch.clear()
 

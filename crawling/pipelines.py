@@ -37,7 +37,7 @@ class StorePipeline:
         self.progress = crawler.settings.get("STARLING_PROGRESS")
         self.buffer: list[dict[str, Any]] = []
         self.buffered_reviews = 0
-        self.done = 0
+        self.done: int = crawler.settings.getint("STARLING_COMPANIES_DONE", 0)  # skipped before the crawl
 
     @classmethod
     def from_crawler(cls, crawler) -> StorePipeline:

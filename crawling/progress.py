@@ -9,13 +9,26 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from typing import Any
+from typing import Any, Protocol
 
 COUNT_PREFIX = "starling/count/"
 ERROR_PREFIX = "starling/errors/"
 PENDING_ERRORS = "starling/pending_errors"
 # Set by the pipeline when the database refused a batch: the one-line reason the crawl fails with.
 DATABASE_ERROR = "starling/database_error"
+
+
+class CrawlConsole(Protocol):
+    """What a crawl tells the person watching it in a terminal (`manage.py crawl`); a queued job has none."""
+
+    def progress(self, stage: str, done: int, total: int) -> None:
+        """`done` of `total` (0: unknown) in a stage: categories, discovery, reviews."""
+
+    def waiting(self, stage: str, what: str) -> None:
+        """What the stage is waiting on right now (shown beside its bar, replaced by the next)."""
+
+    def notice(self, text: str) -> None:
+        """One line worth reading now (a page that never rendered), printed above the bars."""
 
 
 def _error(kind: str, url: str, detail: str) -> dict[str, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from django.conf import settings
 from django.db.models import Q
@@ -14,7 +13,7 @@ from crawling.discovery import discover_companies
 from crawling.fetching import FetchError, RobotsRules
 from crawling.models import CrawlRun
 from crawling.parsing import company_review_url
-from crawling.progress import DATABASE_ERROR, CrawlTally
+from crawling.progress import DATABASE_ERROR, CrawlConsole, CrawlTally
 from crawling.services import (
     CrawlFailed,
     companies_discovered_store,
@@ -25,7 +24,6 @@ from crawling.services import (
 )
 
 logger = logging.getLogger(__name__)
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
 def _flush(run: CrawlRun, tally: CrawlTally) -> None:
@@ -50,7 +48,7 @@ def _known_companies(params: dict) -> list[dict]:
     return [{"domain": identifier or domain, "categories": []} for identifier, domain in rows]
 
 
-def plan_companies(run: CrawlRun, *, tally: CrawlTally, progress: Progress | None = None) -> list[dict]:
+def plan_companies(run: CrawlRun, *, tally: CrawlTally, console: CrawlConsole | None = None) -> list[dict]:
     """Stages 1 and 2: which companies' review pages to read, [{domain, categories}]."""
     params = run.params
     if params["companies"]:
@@ -69,35 +67,41 @@ def plan_companies(run: CrawlRun, *, tally: CrawlTally, progress: Progress | Non
     subcategories = _selected_subcategories(leaves, params["categories"])
     if params["categories"] and not subcategories:
         raise CrawlFailed(f"No sub-category matches {', '.join(params['categories'])} on {params['start_url']}.")
+    if console:
+        console.notice(f"categories: {len(subcategories)} sub-categories to search for companies")
     done = {"n": 0}
 
     def on_page(category: Category, companies: list[dict[str, str]], found_so_far: int) -> None:
-        companies_discovered_store(category=category, companies=companies)
+        new = companies_discovered_store(category=category, companies=companies)
+        tally.add("companies_new", new)
         _flush(run, tally)
         done["n"] += 1
         crawl_run_record_progress(run_id=run.pk, companies_found=found_so_far)
-        if progress:
-            progress("discovery", done["n"], 0)
+        if console:
+            console.progress("discovery", done["n"], 0)
 
     crawl_run_record_progress(run_id=run.pk, progress=0.02, message=f"discovery: {len(subcategories)} sub-categories")
-    found = discover_companies(
-        start_url=params["start_url"],
-        subcategories=subcategories,
-        render_timeout=params.get("render_timeout") or settings.CRAWL_RENDER_TIMEOUT,
-        robots=robots,
-        tally=tally,
-        max_companies=params["max_companies"],
-        on_page=on_page,
-    )
-    _flush(run, tally)
+    try:
+        found = discover_companies(
+            start_url=params["start_url"],
+            subcategories=subcategories,
+            render_timeout=params.get("render_timeout") or settings.CRAWL_RENDER_TIMEOUT,
+            robots=robots,
+            tally=tally,
+            max_companies=params["max_companies"],
+            on_page=on_page,
+            console=console,
+        )
+    finally:
+        _flush(run, tally)
     crawl_run_record_progress(run_id=run.pk, companies_found=len(found))
     return [{"domain": domain, "categories": entry["categories"]} for domain, entry in found.items()]
 
 
-def crawl_execute(run: CrawlRun, *, fan_out: bool = False, progress: Progress | None = None) -> None:
-    """Every stage of one crawl run, recording counters, errors and progress on the run."""
+def crawl_execute(run: CrawlRun, *, fan_out: bool = False, console: CrawlConsole | None = None) -> None:
+    """Every stage of one crawl run, recording counters, errors and progress on the run (and on `console`)."""
     tally = CrawlTally()
-    companies = plan_companies(run, tally=tally, progress=progress)
+    companies = plan_companies(run, tally=tally, console=console)
     if run.params["max_companies"]:
         companies = companies[: run.params["max_companies"]]
     crawl_run_record_progress(run_id=run.pk, companies_total=len(companies))
@@ -107,11 +111,11 @@ def crawl_execute(run: CrawlRun, *, fan_out: bool = False, progress: Progress | 
         return
     crawl_run_record_progress(run_id=run.pk, progress=0.1, message=f"reviews: {len(companies)} companies")
     if companies:
-        reviews_crawl(run, companies, progress=progress)
+        reviews_crawl(run, companies, console=console)
     crawl_run_record_progress(run_id=run.pk, progress=1.0, message=f"done: {len(companies)} companies")
 
 
-def reviews_crawl(run: CrawlRun, companies: list[dict], *, progress: Progress | None = None) -> None:
+def reviews_crawl(run: CrawlRun, companies: list[dict], *, console: CrawlConsole | None = None) -> None:
     """Stage 3: the Scrapy review spider over the companies, storing through the pipeline."""
     from scrapy.crawler import CrawlerProcess
 
@@ -131,14 +135,29 @@ def reviews_crawl(run: CrawlRun, companies: list[dict], *, progress: Progress | 
             tally.error("robots", url, "disallowed by robots.txt")
             tally.add("companies_done")
     _flush(run, tally)
+    if console:
+        console.notice(f"reviews: reading the review pages of {len(allowed)} companies")
     _share_daphne_event_loop()
+
+    def progress(stage: str, done: int, total: int) -> None:
+        # A function, not the console's bound method: Scrapy copies its settings, and the console holds a stream.
+        if console is not None:
+            console.progress(stage, done, total)
+
     process = CrawlerProcess(
         scrapy_settings(
-            concurrency=params["concurrency"], run_id=run.pk, companies_total=len(companies), progress=progress
+            concurrency=params["concurrency"],
+            run_id=run.pk,
+            companies_total=len(companies),
+            companies_done=len(companies) - len(allowed),
+            progress=progress,
         ),
     )
-    for name in ("scrapy", "twisted", "protego"):  # configure_logging above resets them
-        logging.getLogger(name).setLevel(logging.WARNING)
+    # configure_logging (above) sets Scrapy's loggers to DEBUG: one line per request. Keep the crawl's
+    # log (crawling.console.crawler_log) at the site's level, INFO unless LOG_LEVEL says otherwise.
+    level = max(logging.INFO, logging.getLevelName(settings.LOG_LEVEL))
+    for name in ("scrapy", "twisted", "protego"):
+        logging.getLogger(name).setLevel(level)
     crawler = process.create_crawler(ReviewSpider)
     process.crawl(
         crawler,

@@ -12,6 +12,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from brands.models import Company
+from brands.selectors import company_matching
+from brands.services import company_upsert
 from core.errors import StarlingError
 from core.jobs import enqueue_run, job_run_retry, job_runs_reap_silent
 from core.values import parse_yes_no
@@ -22,7 +25,8 @@ logger = logging.getLogger(__name__)
 
 CRAWL_JOB = "crawling.jobs.crawl_run_job"
 CRAWL_QUEUE = "crawl"
-LAST_ERRORS_KEPT = 50
+LAST_ERRORS_PER_KIND = 5  # the latest few URLs of each kind, so a flood of one kind hides no other
+LAST_ERRORS_KEPT = 100
 
 
 class CrawlFailed(StarlingError):
@@ -130,7 +134,7 @@ def crawl_run_count(*, run_id: int, counts: dict[str, int]) -> None:
 
 
 def crawl_run_record_errors(*, run_id: int, errors: Iterable[dict[str, str]]) -> None:
-    """Count errors by kind on the run and keep the most recent ones with their URLs."""
+    """Count errors by kind on the run and keep the most recent few of each kind with their URLs."""
     errors = list(errors)
     if not errors:
         return
@@ -140,8 +144,20 @@ def crawl_run_record_errors(*, run_id: int, errors: Iterable[dict[str, str]]) ->
         for error in errors:
             by_kind[error["kind"]] = by_kind.get(error["kind"], 0) + 1
         stamped = [{**error, "at": timezone.now().isoformat(timespec="seconds")} for error in errors]
-        last = [*(run.last_errors or []), *stamped][-LAST_ERRORS_KEPT:]
+        last = _latest_per_kind([*(run.last_errors or []), *stamped])
         CrawlRun.objects.filter(pk=run_id).update(errors_by_kind=by_kind, last_errors=last, heartbeat_at=timezone.now())
+
+
+def _latest_per_kind(errors: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The newest LAST_ERRORS_PER_KIND errors of each kind (at most LAST_ERRORS_KEPT), oldest first."""
+    kept: list[dict[str, str]] = []
+    per_kind: dict[str, int] = {}
+    for error in reversed(errors):
+        seen = per_kind.get(error["kind"], 0)
+        if seen < LAST_ERRORS_PER_KIND:
+            per_kind[error["kind"]] = seen + 1
+            kept.append(error)
+    return kept[:LAST_ERRORS_KEPT][::-1]
 
 
 def crawl_run_record_progress(
@@ -151,19 +167,30 @@ def crawl_run_record_progress(
     CrawlRun(pk=run_id).record_progress(progress, message, **fields)
 
 
-def companies_discovered_store(*, category, companies: list[dict[str, str]]) -> list[int]:
-    """Upsert companies found on a sub-category page and link them to it, in one transaction."""
-    from brands.services import company_upsert
+def company_found_store(*, name: str, domain: str = "", **fields: Any) -> tuple[Company, bool]:
+    """Create or update a company the crawler (or `import_pages`) found; returns it and whether it is new.
 
-    ids = []
+    A company seen for the first time starts closed to reviews (inactive): a crawl can find thousands
+    of businesses, and staff open the ones the site should offer. One already known keeps its state.
+    """
+    created = company_matching(domain=domain or str(fields.get("website") or ""), name=name) is None
+    if created:
+        fields["is_active"] = False
+    return company_upsert(name=name, domain=domain, **fields), created
+
+
+def companies_discovered_store(*, category, companies: list[dict[str, str]]) -> int:
+    """Store companies found on a sub-category page (new ones closed to reviews) and link them to it;
+    returns how many were new."""
+    new = 0
     with transaction.atomic():
         for found in companies:
-            company = company_upsert(
+            company, created = company_found_store(
                 name=found["name"] or found["domain"],
                 domain=found["domain"],
                 source="trustpilot",
                 source_identifier=found["domain"],
             )
             company.categories.add(category)
-            ids.append(company.pk)
-    return ids
+            new += created
+    return new

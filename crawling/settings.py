@@ -13,6 +13,7 @@ def scrapy_settings(
     concurrency: int,
     run_id: int | None = None,
     companies_total: int = 0,
+    companies_done: int = 0,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Polite defaults from the contract: robots.txt, AutoThrottle, bounded retries, timeouts, size limits."""
@@ -49,5 +50,6 @@ def scrapy_settings(
         "STARLING_RUN_ID": run_id,
         "STARLING_BATCH_SIZE": settings.CRAWL_BATCH_SIZE,
         "STARLING_COMPANIES_TOTAL": companies_total,
+        "STARLING_COMPANIES_DONE": companies_done,
         "STARLING_PROGRESS": progress,
     }

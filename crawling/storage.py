@@ -15,8 +15,8 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from brands.services import category_upsert, company_upsert
-from crawling.services import crawl_run_count
+from brands.services import category_upsert
+from crawling.services import company_found_store, crawl_run_count
 from reviews.labels import stars_to_label
 from reviews.models import ScrapedReview
 from reviews.services import company_refresh_aggregates
@@ -46,6 +46,7 @@ class StoreResult:
     updated: int = 0
     unchanged: int = 0
     skipped: int = 0
+    companies_new: int = 0
     companies: set[int] = field(default_factory=set)
     skips: list[dict[str, str]] = field(default_factory=list)
 
@@ -90,7 +91,7 @@ class ReviewStore:
         with transaction.atomic():
             rows: dict[str, tuple[int, dict[str, Any], str]] = {}
             for page in pages:
-                company_id = self._company_id(page)
+                company_id = self._company_id(page, result)
                 result.companies.add(company_id)
                 for review in page["reviews"]:
                     reason = review_invalid_reason(review)
@@ -108,7 +109,9 @@ class ReviewStore:
                 counts = {
                     "reviews_new": result.new,
                     "reviews_updated": result.updated,
+                    "reviews_unchanged": result.unchanged,
                     "reviews_skipped": result.skipped,
+                    "companies_new": result.companies_new,
                     **(counters or {}),
                 }
                 crawl_run_count(run_id=self.run_id, counts=counts)
@@ -194,8 +197,9 @@ class ReviewStore:
             "reply_text": review.get("reply") or "",
         }
 
-    def _company_id(self, page: dict[str, Any]) -> int:
-        """Upsert the page's company once per store (its details come with every page)."""
+    def _company_id(self, page: dict[str, Any], result: StoreResult) -> int:
+        """Upsert the page's company once per store (its details come with every page); a new one starts
+        closed to reviews."""
         company = page["company"]
         key = (company.get("domain") or page.get("domain") or company["name"]).lower()
         if key in self.company_by_key:
@@ -209,7 +213,7 @@ class ReviewStore:
             fields["source_review_count"] = company["total_reviews"]
         if isinstance(company.get("trust_score"), int | float):
             fields["source_trust_score"] = float(company["trust_score"])
-        row = company_upsert(
+        row, created = company_found_store(
             name=company["name"][:255],
             domain=company.get("domain") or page.get("domain") or "",
             website=(company.get("website") or "")[:500],
@@ -223,6 +227,7 @@ class ReviewStore:
         if category_ids:
             row.categories.add(*[pk for pk in category_ids if pk])
         self.company_by_key[key] = row.pk
+        result.companies_new += created
         return row.pk
 
     def _category_id(self, slug: str, name: str) -> int | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -20,6 +20,41 @@ from ml.services import model_version_activate, training_run_retry, training_run
 from reviews.labels import LABELS
 
 
+def size_text(size_bytes: int | None) -> str:
+    """A checkpoint's size the one way every page shows it: decimal megabytes (1 MB = 1,000,000 bytes)."""
+    return "—" if size_bytes is None else f"{size_bytes / 1_000_000:.1f} MB"
+
+
+def key_value_table(values: dict) -> str:
+    """A flat dict as a two-column table (nested dicts as their own small table), instead of raw JSON."""
+    if not values:
+        return "—"
+    rows = format_html_join(
+        "",
+        '<tr><th scope="row">{}</th><td>{}</td></tr>',
+        ((key, key_value_table(value) if isinstance(value, dict) else value) for key, value in values.items()),
+    )
+    return format_html('<table class="starling-table"><tbody>{}</tbody></table>', rows)
+
+
+def effective_options(params: dict) -> dict[str, str]:
+    """A run's options as training used them: 0 for epochs, batch size or learning rate is the
+    architecture's default, shown as its value."""
+    from ml.config import TrainingOptions, TrainingOptionsError
+    from ml.train import resolve
+
+    try:
+        options = TrainingOptions.from_params(params)
+    except TrainingOptionsError:
+        return {key: str(value) for key, value in (params or {}).items()}
+    spec = resolve(options)
+    shown = {key: str(value) for key, value in options.to_params().items()}
+    for name in ("epochs", "batch_size", "learning_rate"):
+        if not getattr(options, name):
+            shown[name] = f"{getattr(spec, name)} ({options.architecture} default)"
+    return shown
+
+
 def version_history(version: ModelVersion) -> list[dict]:
     run = version.training_runs.order_by("-pk").first()
     return run.history if run else []
@@ -31,27 +66,35 @@ def version_test(version: ModelVersion) -> dict:
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ("name", "architecture", "is_active", "accuracy", "macro_f1", "size_mb", "created_at")
+    list_display = ("name", "is_active", "accuracy", "macro_f1", "size", "created_at")
     list_filter = ("architecture", "is_active")
     search_fields = ("name",)
     actions = ("activate", "compare")
+    change_form_template = "admin/ml/modelversion/change_form.html"
     readonly_fields = (
         "name",
         "architecture",
         "is_active",
         "created_at",
         "file",
-        "size_bytes",
+        "size",
         "metrics_table",
         "curves",
         "confusion",
-        "dataset",
-        "hyperparameters",
+        "dataset_table",
+        "hyperparameters_table",
     )
-    exclude = ("metrics",)
+    fields = readonly_fields
+
+    class Media:
+        css = {"all": ("admin/starling-admin.css",)}
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # versions come from training runs
+
+    def has_change_permission(self, request: HttpRequest, obj: ModelVersion | None = None) -> bool:
+        # Nothing on a version's page can be edited (so it shows no Save buttons); the list keeps its actions.
+        return False if obj is not None else super().has_change_permission(request, obj)
 
     @admin.display(description="accuracy")
     def accuracy(self, version: ModelVersion):
@@ -61,9 +104,17 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def macro_f1(self, version: ModelVersion):
         return (version.metrics or {}).get("macro_f1")
 
-    @admin.display(description="MB")
-    def size_mb(self, version: ModelVersion) -> str:
-        return f"{version.size_bytes / 1e6:.1f}"
+    @admin.display(description="size", ordering="size_bytes")
+    def size(self, version: ModelVersion) -> str:
+        return size_text(version.size_bytes)
+
+    @admin.display(description="dataset")
+    def dataset_table(self, version: ModelVersion) -> str:
+        return key_value_table(version.dataset or {})
+
+    @admin.display(description="hyper-parameters")
+    def hyperparameters_table(self, version: ModelVersion) -> str:
+        return key_value_table(version.hyperparameters or {})
 
     @admin.display(description="test metrics")
     def metrics_table(self, version: ModelVersion) -> str:
@@ -102,13 +153,31 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
             return
-        version = queryset.get()
+        self._activate(request, queryset.get())
+
+    def _activate(self, request: HttpRequest, version: ModelVersion) -> None:
         try:
             model_version_activate(version=version)
         except StarlingError as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return
-        self.message_user(request, f"{version.name} is now served.", messages.SUCCESS)
+        # admin/base.html shows messages through |capfirst: a message starting with the name
+        # would read "Fasttext-…"; starting with a word keeps the name as written.
+        self.message_user(request, f"Activated: {version.name} is now served.", messages.SUCCESS)
+
+    def activate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The Activate button on a version's page (POST only, with the CSRF token)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not super().has_change_permission(request):
+            raise PermissionDenied
+        version = get_object_or_404(ModelVersion, pk=object_id)
+        self._activate(request, version)
+        return HttpResponseRedirect(reverse("admin:ml_modelversion_change", args=[version.pk]))
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        extra = {**(extra_context or {}), "can_activate": super().has_change_permission(request)}
+        return super().change_view(request, object_id, form_url, extra)
 
     @admin.action(description="Compare the selected versions side by side")
     def compare(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> HttpResponse | None:
@@ -119,7 +188,14 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(f"{reverse('admin:ml_modelversion_compare')}?ids={ids}")
 
     def get_urls(self):
-        extra = [path("compare/", self.admin_site.admin_view(self.compare_view), name="ml_modelversion_compare")]
+        extra = [
+            path("compare/", self.admin_site.admin_view(self.compare_view), name="ml_modelversion_compare"),
+            path(
+                "<path:object_id>/activate/",
+                self.admin_site.admin_view(self.activate_view),
+                name="ml_modelversion_activate",
+            ),
+        ]
         return extra + super().get_urls()
 
     def compare_view(self, request: HttpRequest) -> HttpResponse:
@@ -136,7 +212,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
                     "accuracy": test.get("accuracy"),
                     "macro_f1": test.get("macro_f1"),
                     "f1": [(test.get("per_class") or {}).get(label, {}).get("f1") for label in LABELS],
-                    "sizes": (version.dataset or {}).get("sizes"),
+                    "sizes": " · ".join(f"{k} {v}" for k, v in ((version.dataset or {}).get("sizes") or {}).items()),
+                    "size": size_text(version.size_bytes),
                     "hash": ((version.dataset or {}).get("row_ids_sha256") or "")[:12],
                     "hyperparameters": {
                         k: v for k, v in (version.hyperparameters or {}).items() if not isinstance(v, dict)
@@ -159,7 +236,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 @admin.register(TrainingRun)
 class TrainingRunAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "status", "progress_percent", "progress_message", "model_version", "created_at")
+    list_display = ("__str__", "progress_percent", "model_version", "created_at")
     list_filter = ("status",)
     actions = ("retry",)
     change_form_template = "admin/ml/trainingrun/change_form.html"
@@ -169,8 +246,8 @@ class TrainingRunAdmin(admin.ModelAdmin):
         "progress_message",
         "error_text",
         "curves",
-        "params",
-        "dataset",
+        "options",
+        "dataset_table",
         "model_version",
         "created_by",
         "job_id",
@@ -179,7 +256,10 @@ class TrainingRunAdmin(admin.ModelAdmin):
         "finished_at",
         "heartbeat_at",
     )
-    exclude = ("history", "progress", "error")
+    exclude = ("history", "progress", "error", "params", "dataset")
+
+    class Media:
+        css = {"all": ("admin/starling-admin.css",)}
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False if obj is not None else super().has_change_permission(request, obj)
@@ -187,7 +267,18 @@ class TrainingRunAdmin(admin.ModelAdmin):
     @admin.display(description="progress")
     def progress_percent(self, run: TrainingRun) -> str:
         percent = round(run.progress * 100)
-        return format_html('<progress max="100" value="{}"></progress> {}%', percent, percent)
+        message = (
+            format_html('<div class="progress-message">{}</div>', run.progress_message) if run.progress_message else ""
+        )
+        return format_html('<progress max="100" value="{}">{}%</progress> {}%{}', percent, percent, percent, message)
+
+    @admin.display(description="options (as trained)")
+    def options(self, run: TrainingRun) -> str:
+        return key_value_table(effective_options(run.params))
+
+    @admin.display(description="dataset")
+    def dataset_table(self, run: TrainingRun) -> str:
+        return key_value_table(run.dataset or {})
 
     @admin.display(description="error")
     def error_text(self, run: TrainingRun) -> str:

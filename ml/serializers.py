@@ -9,16 +9,29 @@ from ml.config import TRAINING_OPTIONS, Option
 from ml.models import ModelVersion, TrainingRun
 from reviews.labels import LABELS
 
+JSON_KINDS = {bool: "true or false", int: "a number", float: "a number", list: "a list", dict: "an object"}
+
+
+class StrictCharField(serializers.CharField):
+    """A text field that takes only a JSON string: DRF's CharField would turn 123 into "123"."""
+
+    default_error_messages = {"not_text": "Give text (a JSON string), not {kind}."}
+
+    def to_internal_value(self, data: object) -> str:
+        if not isinstance(data, str):
+            self.fail("not_text", kind=JSON_KINDS.get(type(data), "a value of another type"))
+        return super().to_internal_value(data)
+
 
 class PredictInputSerializer(serializers.Serializer):
-    """`{"text": "..."}`: the text to score, at most PREDICTION_MAX_CHARS characters."""
+    """`{"text": "..."}`: the text to score (a JSON string), at most PREDICTION_MAX_CHARS characters."""
 
-    text = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    text = StrictCharField(allow_blank=True, trim_whitespace=False)
 
     def get_fields(self) -> dict[str, serializers.Field]:
         # The limit is read per request so the schema and the check follow the settings.
         fields = super().get_fields()
-        fields["text"] = serializers.CharField(
+        fields["text"] = StrictCharField(
             allow_blank=True,
             trim_whitespace=False,
             max_length=settings.PREDICTION_MAX_CHARS,
@@ -53,7 +66,7 @@ def option_serializer_field(option: Option) -> serializers.Field:
     if option.kind is bool:
         return serializers.BooleanField(**common)
     if option.kind is str:
-        return serializers.CharField(allow_blank=True, max_length=option.max_length, **common)
+        return StrictCharField(allow_blank=True, max_length=option.max_length, **common)
     field = serializers.FloatField if option.kind is float else serializers.IntegerField
     return field(min_value=option.minimum, max_value=option.maximum, **common)
 

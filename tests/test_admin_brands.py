@@ -78,21 +78,27 @@ def test_search_finds_a_company_by_exact_domain(admin_client):
     assert "Brand 1" in page and "Brand 2" not in page
 
 
-def test_activate_and_deactivate_actions(admin_client):
+def test_companies_are_opened_and_closed_to_reviews_in_bulk_with_a_count(admin_client):
     first, second, third = add_companies(3)
 
     response = admin_client.post(
-        COMPANIES, {"action": "deactivate", "_selected_action": [first.pk, second.pk]}, follow=True
+        COMPANIES, {"action": "close_to_reviews", "_selected_action": [first.pk, second.pk]}, follow=True
     )
 
-    assert "2 companies deactivated." in response.content.decode()
+    assert "2 companies closed to reviews." in response.content.decode()
     assert list(Company.objects.filter(is_active=False).order_by("pk")) == [first, second]
 
-    admin_client.post(COMPANIES, {"action": "activate", "_selected_action": [first.pk]})
+    response = admin_client.post(
+        COMPANIES, {"action": "open_to_reviews", "_selected_action": [first.pk, third.pk]}, follow=True
+    )
 
+    assert "1 company opened to reviews. 1 company already open." in response.content.decode()
     assert set(Company.objects.filter(is_active=True)) == {first, third}
-    inactive_only = admin_client.get(COMPANIES, {"is_active__exact": "0"}).content.decode()
-    assert "Brand 1" in inactive_only and "Brand 0" not in inactive_only
+    closed_only = admin_client.get(COMPANIES, {"is_active__exact": "0"}).content.decode()
+    assert "Brand 1" in closed_only and "Brand 0" not in closed_only
+    page = admin_client.get(COMPANIES).content.decode()
+    assert "Open to reviews (offer on the review form" in page and "Close to reviews" in page
+    assert "By open to reviews" in page
 
 
 def test_company_page_shows_its_generated_logo_star_distribution_and_review_links(admin_client):

@@ -72,11 +72,16 @@ def test_text_at_the_limit_is_scored(visitor, settings):
     [
         ({}, "text", "This field is required."),
         ({"text": None}, "text", "This field may not be null."),
-        ({"text": ["a", "list"]}, "text", "Not a valid string."),
+        ({"text": ["a", "list"]}, "text", "Give text (a JSON string), not a list."),
+        ({"text": 123}, "text", "Give text (a JSON string), not a number."),
+        ({"text": 4.5}, "text", "Give text (a JSON string), not a number."),
+        ({"text": True}, "text", "Give text (a JSON string), not true or false."),
+        ({"text": {"a": 1}}, "text", "Give text (a JSON string), not an object."),
         ({"text": "nul \x00 byte"}, "text", "Null characters are not allowed."),
     ],
 )
 def test_bad_bodies_name_the_field(visitor, body, field, message):
+    """Only a JSON string is text: 123 is refused, not scored as "123"."""
     response = visitor.post(URL, body, format="json")
 
     assert response.status_code == 400

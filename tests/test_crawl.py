@@ -26,14 +26,14 @@ def faulty_site():
         yield site
 
 
-def test_crawl_stores_exactly_what_the_site_serves_and_survives_every_fault(faulty_site, subprocess_env):
+def test_crawl_stores_exactly_what_the_site_serves_and_survives_every_fault(faulty_site, subprocess_env, tmp_path):
     site = faulty_site.site
     # The listing HTML itself holds no company links: only a browser running its script finds them.
     some_sub = next(iter(site.categories.values()))[0][0]
     listing = urllib.request.urlopen(f"{faulty_site.url}/categories/{some_sub}").read().decode()
     assert parse_listing_companies(listing) == [] and 'href="/review/' not in listing
 
-    done = run_crawl(subprocess_env, "--start-url", faulty_site.url)
+    done = run_crawl({**subprocess_env, "STARLING_VAR_DIR": str(tmp_path)}, "--start-url", faulty_site.url)
 
     run = CrawlRun.objects.get()
     assert run.status == CrawlRun.Status.SUCCEEDED, run.error
@@ -65,11 +65,38 @@ def test_crawl_stores_exactly_what_the_site_serves_and_survives_every_fault(faul
     timeouts = [e["url"] for e in run.last_errors if e["kind"] == "render_timeout"]
     assert kinds["render_timeout"] == 1 and timeouts[0].endswith("/categories/never_renders")
     assert any(e["kind"] == "http_404" and e["url"].endswith("/review/not-found.example") for e in run.last_errors)
-    assert "reviews new" in done.stdout and "errors" in done.stdout
+    assert f"new {len(served)} · updated 0 · unchanged 0" in done.stdout and "render_timeout" in done.stdout
+    # The discovery bar does not sit silent through a render timeout: the console says what happened.
+    assert "/categories/never_renders showed no companies within 6s; skipped it" in done.stderr
+    assert "Scrapy" not in done.stdout + done.stderr and "Versions" not in done.stdout + done.stderr
 
     # A second crawl (of the known companies, no browser) adds and changes nothing.
-    run_crawl(subprocess_env, "--start-url", faulty_site.url, "--no-browser")
+    again = run_crawl(subprocess_env, "--start-url", faulty_site.url, "--no-browser")
+    assert f"new 0 · updated 0 · unchanged {len(served)}" in again.stdout
     second = CrawlRun.objects.order_by("-pk").first()
     assert (second.status, second.reviews_new, second.reviews_updated) == ("succeeded", 0, 0)
     assert stored_reviews() == served
     assert set(ScrapedReview.objects.values_list("crawl_run_id", flat=True)) == {run.pk}
+
+
+def test_companies_a_crawl_finds_stay_off_the_form_and_brand_list_until_staff_open_them(
+    faulty_site, subprocess_env, client, staff
+):
+    done = run_crawl(subprocess_env, "--start-url", faulty_site.url)
+
+    found = list(Company.objects.order_by("name"))
+    assert found and not any(company.is_active for company in found)
+    assert f"{len(found)} new companies start closed to reviews" in done.stdout
+    names = [company.name for company in found]
+    assert not [name for name in names if name in client.get("/brands/").content.decode()]
+    assert not [name for name in names if name in client.get("/").content.decode()]
+
+    opened = staff.post(
+        "/admin/brands/company/",
+        {"action": "open_to_reviews", "_selected_action": [found[0].pk, found[1].pk]},
+        follow=True,
+    )
+
+    assert "2 companies opened to reviews." in opened.content.decode()
+    brand_list = client.get("/brands/").content.decode()
+    assert found[0].name in brand_list and found[1].name in brand_list and found[2].name not in brand_list

@@ -61,6 +61,25 @@ def test_it_imports_plain_html_and_skips_invalid_reviews(tmp_path):
     assert not ScrapedReview.objects.filter(source_id=company.pages[0][0].id).exists()
 
 
+def test_imported_companies_start_closed_to_reviews_and_keep_what_staff_chose(tmp_path):
+    site = build_site(use_shared_data=False)
+    company = next(iter(site.companies.values()))
+    page = tmp_path / "page.html"
+    page.write_text(render_company_page(company, 1, {}), encoding="utf-8")
+
+    output = _import(page)
+
+    imported = Company.objects.get()
+    assert imported.is_active is False
+    assert "1 new company starts closed to reviews" in output and "Open to reviews" in output
+    Company.objects.filter(pk=imported.pk).update(is_active=True)  # staff opened it
+
+    again = _import(page)
+
+    assert Company.objects.get().is_active is True
+    assert "closed to reviews" not in again
+
+
 def test_it_explains_bad_paths(tmp_path):
     with pytest.raises(CommandError, match="does not exist"):
         _import(tmp_path / "missing.html")

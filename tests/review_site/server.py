@@ -46,12 +46,13 @@ LISTING_SCRIPT = """
 class ReviewSite:
     """Serves a `Site` until closed; counts every request by path (and query)."""
 
-    def __init__(self, site: Site) -> None:
+    def __init__(self, site: Site, *, port: int = 0) -> None:
+        """`port` 0 takes any free port; `url` says which."""
         self.site = site
         self.requests: Counter[str] = Counter()
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"review_site": self})
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -1,4 +1,5 @@
-"""`manage.py crawl`: crawl a review site into the database, with a progress bar and a summary."""
+"""`manage.py crawl`: crawl a review site into the database, with progress bars and a summary; the crawler's
+own log goes to var/log/crawl-<run id>.log."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import logging
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
 from core.jobs import failure_reason, run_work
+from crawling.console import CrawlBars, crawl_log_path, crawl_summary, crawler_log
 from crawling.models import CrawlRun
 from crawling.options import DEFAULT_START_URL, NO_BROWSER_HELP, NUMBER_OPTIONS, START_URL_HELP
 from crawling.services import crawl_run_start_here, crawl_runs_mark_abandoned
@@ -33,18 +34,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         if options["run_id"]:
-            # Called by the RQ job, which moved the run to running and records the outcome: a failure's
-            # reason goes to it as the last line of this process's output ("CommandError: <reason>").
-            from crawling.runner import crawl_execute
-
-            run = CrawlRun.objects.filter(pk=options["run_id"]).first()
-            if run is None:
-                raise CommandError(f"There is no crawl run #{options['run_id']}.")
-            try:
-                crawl_execute(run, fan_out=options["fan_out"])
-            except Exception as exc:
-                logger.exception("Crawl #%s failed", run.pk)
-                raise CommandError(" ".join(failure_reason(exc).split())) from exc
+            self._run_queued(options["run_id"], fan_out=options["fan_out"])
             return
         params = {
             "start_url": options["start_url"],
@@ -59,44 +49,36 @@ class Command(BaseCommand):
             run = crawl_run_start_here(params=params)
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
-        bars: dict[str, tqdm] = {}
-        quiet = options["verbosity"] == 0
-
-        def progress(stage: str, done: int, total: int) -> None:
-            bar = bars.get(stage)
-            if bar is None:
-                bar = bars[stage] = tqdm(total=total or None, desc=stage, unit=" companies" if total else " pages",
-                                         disable=quiet, dynamic_ncols=True)  # fmt: skip
-            bar.update(done - bar.n)
+        # The bars go to the real stream: Django's wrapper would end every tqdm redraw with a new line.
+        console = CrawlBars(getattr(self.stderr, "_out", self.stderr), quiet=options["verbosity"] == 0)
 
         def work(run: CrawlRun) -> None:
             from crawling.runner import crawl_execute
 
-            crawl_execute(run, progress=progress)
+            crawl_execute(run, console=console)
 
-        self.stdout.write(f"Crawl #{run.pk} of {run.params['start_url']}")
-        status = run_work(run, work)
-        for bar in bars.values():
-            bar.close()
+        log_path = crawl_log_path(run.pk)
+        self.stdout.write(f"Crawl #{run.pk} of {run.params['start_url']} (crawler log: {log_path})")
+        self.stdout.flush()
+        with crawler_log(log_path):
+            status = run_work(run, work)
+            console.close()
         run.refresh_from_db()
-        self.stdout.write(crawl_summary(run))
+        self.stdout.write(crawl_summary(run, log_path=log_path))
         if status != CrawlRun.Status.SUCCEEDED:
             raise CommandError(f"Crawl #{run.pk} {status}: {run.error}")
 
+    def _run_queued(self, run_id: int, *, fan_out: bool) -> None:
+        """Called by the RQ job, which moved the run to running and records the outcome: a failure's reason
+        goes to it as the last line of this process's output ("CommandError: <reason>")."""
+        from crawling.runner import crawl_execute
 
-def crawl_summary(run: CrawlRun) -> str:
-    """The closing summary: counters, errors by kind and the last few failures."""
-    lines = [
-        f"Crawl #{run.pk}: {run.status}",
-        f"  pages fetched     {run.pages_fetched}",
-        f"  companies found   {run.companies_found} (crawled {run.companies_done} of {run.companies_total})",
-        f"  reviews new       {run.reviews_new}",
-        f"  reviews updated   {run.reviews_updated}",
-        f"  reviews skipped   {run.reviews_skipped}",
-    ]
-    if run.errors_by_kind:
-        kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(run.errors_by_kind.items()))
-        lines.append(f"  errors            {kinds}")
-        for error in run.last_errors[-5:]:
-            lines.append(f"    {error['kind']}: {error['url']}")
-    return "\n".join(lines)
+        run = CrawlRun.objects.filter(pk=run_id).first()
+        if run is None:
+            raise CommandError(f"There is no crawl run #{run_id}.")
+        with crawler_log(crawl_log_path(run.pk)):
+            try:
+                crawl_execute(run, fan_out=fan_out)
+            except Exception as exc:
+                logger.exception("Crawl #%s failed", run.pk)
+                raise CommandError(" ".join(failure_reason(exc).split())) from exc

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from crawling.console import new_companies_note
 from crawling.imports import pages_import
 
 
@@ -36,5 +37,7 @@ class Command(BaseCommand):
             f"Imported {totals['pages']} of {len(files)} pages: {totals['new']} new reviews, "
             f"{totals['updated']} updated, {totals['unchanged']} unchanged, {totals['skipped']} skipped."
         )
+        if totals["companies_new"]:
+            self.stdout.write(new_companies_note(totals["companies_new"]))
         if not totals["pages"]:
             raise CommandError("None of the pages could be imported.")
