@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from core.api_fields import StrictCharField
 from crawling.models import CrawlRun
 from crawling.options import LISTS, NO_BROWSER_HELP, NUMBERS, START_URL_HELP, NumberOption
 
@@ -24,7 +25,7 @@ class CrawlStartSerializer(serializers.Serializer):
         help_text=LISTS["categories"].help,
     )
     companies = serializers.ListField(
-        child=serializers.CharField(max_length=255),
+        child=StrictCharField(max_length=255),
         required=False,
         max_length=LISTS["companies"].max_items,
         help_text=LISTS["companies"].help,

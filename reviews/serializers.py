@@ -6,6 +6,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from brands.models import Company
+from core.api_fields import StrictCharField
 from reviews.models import UserReview
 
 
@@ -34,15 +35,15 @@ class ReviewCreateSerializer(serializers.Serializer):
     """A visitor's review: the brand's slug, the text and the stars they chose."""
 
     brand = BrandSlugField(help_text="The slug of the brand reviewed.")
-    text = serializers.CharField()
+    text = StrictCharField()
     rating = serializers.IntegerField(min_value=1, max_value=5, help_text="The stars the visitor chose, 1 to 5.")
-    title = serializers.CharField(
+    title = StrictCharField(
         required=False,
         allow_blank=True,
         max_length=UserReview._meta.get_field("title").max_length,
         help_text="A headline for the review (optional).",
     )
-    display_name = serializers.CharField(
+    display_name = StrictCharField(
         required=False,
         allow_blank=True,
         max_length=UserReview._meta.get_field("display_name").max_length,
@@ -57,7 +58,7 @@ class ReviewCreateSerializer(serializers.Serializer):
     def get_fields(self) -> dict[str, serializers.Field]:
         # The limits are read per request so the schema and the check follow the settings.
         fields = super().get_fields()
-        fields["text"] = serializers.CharField(
+        fields["text"] = StrictCharField(
             min_length=settings.REVIEW_MIN_CHARS,
             max_length=settings.REVIEW_MAX_CHARS,
             help_text="The review; leading and trailing spaces are dropped.",

@@ -263,3 +263,11 @@ def test_the_schema_documents_the_new_fields(client):
     assert {"title", "display_name", "experienced_on"} <= set(components["ReviewCreate"]["properties"])
     assert set(components["ReviewCreate"]["required"]) == {"brand", "text", "rating"}
     assert "rating_source: picked" in schema["paths"]["/api/reviews/"]["post"]["description"]
+
+
+@pytest.mark.parametrize("field", ["text", "title", "display_name"])
+def test_text_fields_take_only_json_strings(visitor, brands, field):
+    body = {"brand": brands[0].slug, "text": "A perfectly ordinary review of a shop.", "rating": 4, field: 12345678901}
+    response = visitor.post("/api/reviews/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"][field] == ["Give text (a JSON string), not a number."]
