@@ -1,4 +1,4 @@
-# Starling's one image: the web service (Daphne) and the RQ workers run it with different commands.
+# Starling's one image: the web service (Daphne, `manage.py serve`) and the RQ workers run it with different commands.
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -33,4 +33,5 @@ ENV DJANGO_ENV=production \
     STATIC_ROOT=/app/staticfiles
 
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--access-log", "/dev/null", "config.asgi:application"]
+# The web server: Daphne with Starling's connection limits (core/server.py); nginx stands in front of it.
+CMD ["python", "manage.py", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,7 +1,9 @@
-"""An ASGI guard that refuses oversized request bodies before they are read whole.
+"""Refusing oversized requests below Django: the answer's body, and an ASGI guard for request bodies.
 
-Django's ASGI handler spools the whole body before a view runs; this answers 413 as soon as the
-declared Content-Length, or the bytes actually received, pass MAX_REQUEST_BODY_BYTES.
+Django's ASGI handler spools the whole body before a view runs; the guard answers 413 as soon as the
+declared Content-Length, or the bytes actually received, pass MAX_REQUEST_BODY_BYTES. The web server
+(`core.server`) refuses the same bodies, and over-long request lines and headers, with the same answer
+before Daphne reads them; the guard stays for any other ASGI server.
 """
 
 from __future__ import annotations
@@ -16,6 +18,19 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def refusal(*, status: int, code: str, message: str, path: str) -> tuple[bytes, bytes]:
+    """(content type, body) of a refusal below Django: the API's error JSON under /api/, plain text elsewhere."""
+    if path.startswith("/api/"):
+        return b"application/json", error_json(status=status, code=code, message=message)
+    return b"text/plain; charset=utf-8", message.encode()
+
+
+def body_too_large(*, path: str, max_bytes: int) -> tuple[bytes, bytes]:
+    """The 413 answer (content type, body) for a request body over `max_bytes`."""
+    message = f"The request body is larger than {max_bytes} bytes."
+    return refusal(status=413, code="payload_too_large", message=message, path=path)
 
 
 class BodySizeLimit:
@@ -58,13 +73,7 @@ class BodySizeLimit:
             await self._refuse(scope, send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
-        message = f"The request body is larger than {self.max_bytes} bytes."
-        if scope.get("path", "").startswith("/api/"):
-            body = error_json(status=413, code="payload_too_large", message=message)
-            content_type = b"application/json"
-        else:
-            body = message.encode()
-            content_type = b"text/plain; charset=utf-8"
+        content_type, body = body_too_large(path=scope.get("path", ""), max_bytes=self.max_bytes)
         await send(
             {
                 "type": "http.response.start",

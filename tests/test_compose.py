@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import re
 import shlex
 from urllib.parse import urlsplit
@@ -13,12 +12,14 @@ from django.core.management import get_commands
 from django.urls import resolve
 
 from core.queues import QUEUES
+from core.server import HEADERS_MAX_BYTES, LINE_MAX_BYTES
 from tests.conftest import ROOT
 
 APP_SERVICES = ("migrate", "web", "worker")  # services that run Starling's own image
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
 SERVICES: dict[str, dict] = COMPOSE["services"]
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+NGINX_TEMPLATE = (ROOT / "deploy" / "nginx" / "starling.conf.template").read_text(encoding="utf-8")
 ENV_EXAMPLE = (ROOT / ".env.example").read_text(encoding="utf-8")
 
 
@@ -48,8 +49,9 @@ def command_words(service: dict) -> list[list[str]]:
     return [words]
 
 
-def test_the_five_services_and_a_one_shot_migration_exist():
-    assert set(SERVICES) == {"web", "worker", "postgres", "redis", "selenium", "migrate"}
+def test_the_six_services_and_a_one_shot_migration_exist():
+    assert set(SERVICES) == {"nginx", "web", "worker", "postgres", "redis", "selenium", "migrate"}
+    assert SERVICES["nginx"]["image"].startswith("nginx:")
     assert SERVICES["selenium"]["image"].startswith("selenium/standalone-chromium:")
     assert SERVICES["postgres"]["image"].startswith("postgres:")
     assert SERVICES["redis"]["image"].startswith("redis:")
@@ -61,9 +63,6 @@ def test_every_command_names_a_real_management_command_or_module(name):
     for argv in command_words(SERVICES[name]):
         if argv[:2] == ["python", "manage.py"]:
             assert argv[2] in commands, f"{name}: no management command {argv[2]!r}"
-        elif argv[0] == "daphne":
-            module, _, attribute = argv[-1].partition(":")
-            assert hasattr(importlib.import_module(module), attribute), f"{name}: {argv[-1]} does not exist"
         else:
             pytest.fail(f"{name}: unexpected command {argv}")
 
@@ -107,13 +106,52 @@ def test_app_services_find_postgres_redis_and_selenium_by_service_name():
     assert SERVICES["worker"]["environment"] == environment
 
 
-def test_web_publishes_the_port_daphne_listens_on_and_the_image_exposes():
+def test_only_nginx_publishes_ports_and_it_reaches_the_port_the_web_server_listens_on():
     argv = command_words(SERVICES["web"])[0]
-    port = argv[argv.index("-p") + 1]
+    port = argv[argv.index("--port") + 1]
 
-    assert [mapping.rsplit(":", 1)[1] for mapping in SERVICES["web"]["ports"]] == [port]
-    assert argv[argv.index("-b") + 1] == "0.0.0.0"
+    assert argv[:3] == ["python", "manage.py", "serve"]
+    assert argv[argv.index("--host") + 1] == "0.0.0.0"
+    assert "ports" not in SERVICES["web"]
+    assert SERVICES["web"]["expose"] == [port]
+    assert SERVICES["nginx"]["environment"]["STARLING_WEB"] == f"web:{port}"
     assert f"EXPOSE {port}" in DOCKERFILE
+    assert f'CMD ["python", "manage.py", "serve", "--host", "0.0.0.0", "--port", "{port}"]' in DOCKERFILE
+    published = {mapping.rsplit(":", 1)[1] for mapping in SERVICES["nginx"]["ports"]}
+    environment = SERVICES["nginx"]["environment"]
+    assert published == {environment["NGINX_HTTP_PORT"], environment["NGINX_HTTPS_PORT"]}
+
+
+def test_the_app_trusts_exactly_the_one_proxy_in_front_of_it():
+    environment = SERVICES["web"]["environment"]
+
+    assert environment["API_TRUSTED_PROXIES"] == "1"
+    assert environment["TRUST_X_FORWARDED_PROTO"] == "true"
+    # nginx replaces X-Forwarded-For with the address it saw, so the one trusted hop is the client.
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in NGINX_TEMPLATE
+    assert "proxy_set_header X-Forwarded-Proto $scheme;" in NGINX_TEMPLATE
+
+
+def test_nginx_fills_in_every_name_its_template_uses_and_mounts_the_certificates():
+    nginx = SERVICES["nginx"]
+    names = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)\}", NGINX_TEMPLATE))
+
+    assert names == set(nginx["environment"])
+    assert "./deploy/nginx/starling.conf.template:/etc/nginx/templates/default.conf.template:ro" in nginx["volumes"]
+    certs = next(mount for mount in nginx["volumes"] if ":/etc/nginx/certs" in mount)
+    assert nginx["environment"]["TLS_CERTIFICATE"].startswith("/etc/nginx/certs/")
+    assert nginx["environment"]["TLS_CERTIFICATE_KEY"].startswith("/etc/nginx/certs/")
+    assert certs.startswith("${TLS_CERTS_DIR")
+
+
+def test_nginx_limits_match_the_web_server_and_the_settings(settings):
+    buffers, size_k = re.search(r"large_client_header_buffers (\d+) (\d+)k;", NGINX_TEMPLATE).groups()
+
+    assert int(size_k) * 1024 == LINE_MAX_BYTES
+    assert int(buffers) * int(size_k) * 1024 == HEADERS_MAX_BYTES
+    assert "client_max_body_size ${MAX_REQUEST_BODY_BYTES};" in NGINX_TEMPLATE
+    body_limit = SERVICES["nginx"]["environment"]["MAX_REQUEST_BODY_BYTES"]
+    assert body_limit == f"${{MAX_REQUEST_BODY_BYTES:-{settings.DATA_UPLOAD_MAX_MEMORY_SIZE}}}"
 
 
 def test_named_volumes_are_declared_and_used():
@@ -122,7 +160,7 @@ def test_named_volumes_are_declared_and_used():
         mount.split(":", 1)[0]
         for service in SERVICES.values()
         for mount in service.get("volumes", [])
-        if not mount.startswith((".", "/"))
+        if not mount.startswith((".", "/", "$"))  # bind mounts: paths, or a path from .env
     }
 
     assert used == declared
@@ -183,8 +221,9 @@ def test_the_build_context_leaves_out_local_state_and_secrets():
     assert {".git", ".venv", ".env", "var", "media", "*.sqlite3"} <= ignored
 
 
-def test_daphne_caps_websocket_messages_at_the_size_the_settings_read(settings):
+def test_the_web_server_takes_its_limits_from_the_settings_not_from_its_command_line():
+    # `manage.py serve` reads WEBSOCKET_MAX_MESSAGE_BYTES and MAX_REQUEST_BODY_BYTES from the settings,
+    # which read .env, so the command line cannot disagree with them.
     argv = command_words(SERVICES["web"])[0]
-    cap = argv[argv.index("--websocket-max-message-size") + 1]
 
-    assert cap == f"${{WEBSOCKET_MAX_MESSAGE_BYTES:-{settings.WEBSOCKET_MAX_MESSAGE_BYTES}}}"
+    assert not any(word.startswith("--websocket") for word in argv)
