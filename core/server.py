@@ -152,6 +152,14 @@ class LimitedRequest(WebRequest):
             return
         super().handleContentChunk(data)
 
+    def process(self):
+        # Twisted has de-chunked the whole body by now. Django reads only Content-Length bytes (none
+        # when it is missing), so a chunked body is handed on with the length it turned out to have.
+        if self.requestHeaders.hasHeader(b"transfer-encoding") and not self.requestHeaders.hasHeader(b"content-length"):
+            self.requestHeaders.removeHeader(b"transfer-encoding")
+            self.requestHeaders.setRawHeaders(b"content-length", [str(self.body_received).encode()])
+        return super().process()
+
 
 class LimitedHTTPFactory(HTTPFactory):
     """Daphne's HTTP factory, building limited channels and requests."""

@@ -245,6 +245,18 @@ def test_a_body_within_the_limit_is_served(site):
     assert "score" in json.loads(answer)
 
 
+def test_a_chunked_body_within_the_limit_is_served(site):
+    body = json.dumps({"text": TEXT}).encode()
+    head = b"POST /api/predict/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    head += b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    chunks = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+
+    status, answer = exchange(site.port, head + chunks)
+
+    assert status == 200
+    assert "score" in json.loads(answer)
+
+
 def test_an_over_long_request_line_is_answered_414(site):
     line = b"GET /api/reviews/?q=" + b"a" * 16384 + b" HTTP/1.1\r\n"
 
