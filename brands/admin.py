@@ -68,7 +68,7 @@ class CompanyForm(forms.ModelForm):
 
     class Meta:
         model = Company
-        fields = ("name", "slug", "domain", "website", "categories", "is_active")
+        fields = ("name", "slug", "domain", "website", "description", "categories", "is_active")
         labels = {"is_active": "Open to reviews"}
         help_texts = {
             "is_active": "Offered on the review form and the brand list. Companies a crawl or an import finds "
@@ -117,7 +117,7 @@ class CompanyAdmin(admin.ModelAdmin):
         *SOURCE_FIELDS,
     )
     fieldsets = (
-        (None, {"fields": ("logo_large", "name", "slug", "domain", "website", "categories", "is_active")}),
+        (None, {"fields": ("logo_large", "name", "slug", "domain", "website", "description", "categories", "is_active")}),
         (
             "Reviews",
             {

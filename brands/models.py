@@ -50,6 +50,9 @@ class Company(models.Model):
         max_length=255, unique=True, null=True, blank=True, help_text="Normalised host, e.g. example.com."
     )
     website = models.URLField(max_length=500, blank=True)
+    description = models.CharField(
+        max_length=500, blank=True, help_text="A sentence or two about the brand, shown on its page and in the API."
+    )
     source_logo_url = models.URLField(
         max_length=500, blank=True, help_text="Logo address on the review site (recorded, never hot-linked)."
     )

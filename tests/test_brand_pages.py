@@ -211,3 +211,17 @@ def test_a_crawled_logo_address_is_never_linked(client, visitor):
     logo = client.get(f"/brands/{company.slug}/logo.svg").content.decode()
     assert "cdn.reviews.example" not in logo and ">H</text>" in logo
     assert logo == client.get(f"/brands/{company.slug}/logo.svg").content.decode()  # the same drawing each time
+
+
+@pytest.mark.django_db
+def test_a_brand_description_staff_wrote_is_on_its_page_and_in_the_api(client):
+    from tests.factories import company_create
+
+    company = company_create(name="Kettle Club")
+    Company.objects.filter(pk=company.pk).update(description="Kettles and teapots, shipped across Europe.")
+
+    page = client.get(f"/brands/{company.slug}/").content.decode()
+    api = client.get(f"/api/brands/{company.slug}/").json()
+
+    assert 'id="brand-description">Kettles and teapots, shipped across Europe.</p>' in page
+    assert api["description"] == "Kettles and teapots, shipped across Europe."
