@@ -1,11 +1,13 @@
 """Serving: `predict(text)` and `predict_batch(texts)` answer with the fixed prediction object.
 
 One `Predictor` per process, created on first use. It serves the active `ModelVersion`, loaded once,
-and notices a newly activated version without a restart: at most every `PROCESS_CHECK_S` seconds it
-reads the active version id from the Django cache (Redis when REDIS_URL is set, refreshed by the
-activation itself), falling back to one small database query when the cache is empty or Redis is
-down. Until a trained model is activated, or if the active checkpoint cannot be loaded, it answers
-with the cold-start lexicon model and says so in `model`.
+and notices an activation without a restart, including a second activation of the version it already
+serves (which reloads the file: how a restored checkpoint is served again). At most every
+`PROCESS_CHECK_S` seconds it reads the active version's id and activation stamp from the Django cache
+(Redis when REDIS_URL is set, refreshed by the activation itself), falling back to one small database
+query when the cache is empty or Redis is down. While no version is active it serves the default
+model shipped in the repository (`ml.shipped`); if the active checkpoint, or with none active the
+shipped file, cannot be loaded, it answers with the cold-start lexicon model. `model` says which.
 
 Text handling: lone surrogates become U+FFFD, control characters are dropped, the text is cut to
 PREDICTION_MAX_CHARS, then the model reads what its encoding keeps: `charcnn` the first 1,014
@@ -49,10 +51,19 @@ def clean_text(text: str | None) -> str:
     return _CONTROL.sub("", text)
 
 
-def _active_version_from_database() -> tuple[int, str, str] | None:
+# What identifies the served model: (id, name, file, activation stamp). The stamp changes on every
+# activation, so re-activating the version already active reloads its file in every process.
+ActiveVersion = tuple[int, str, str, str]
+
+
+def _active_version_from_database() -> ActiveVersion | None:
     from ml.models import ModelVersion
 
-    return ModelVersion.objects.filter(is_active=True).values_list("pk", "name", "file").first()
+    row = ModelVersion.objects.filter(is_active=True).values_list("pk", "name", "file", "activated_at").first()
+    if row is None:
+        return None
+    pk, name, file, activated_at = row
+    return pk, name, file, activated_at.isoformat() if activated_at else ""
 
 
 _cache_down_until = 0.0
@@ -71,8 +82,8 @@ def _cache_call(method: str, *args):
         return None
 
 
-def active_version() -> tuple[int, str, str] | None:
-    """(id, name, file) of the active version, or None; from the cache when it can, else the database."""
+def active_version() -> ActiveVersion | None:
+    """(id, name, file, activation stamp) of the active version, or None; from the cache, else the database."""
     cached = _cache_call("get", CACHE_KEY)
     if cached is not None:
         return tuple(cached) if cached else None
@@ -89,21 +100,25 @@ class Predictor:
 
         torch.set_num_threads(settings.TORCH_THREADS)
         self._lock = threading.Lock()
-        self._version: tuple[int, str, str] | None = None
-        self._model = None
+        from ml.shipped import shipped_model
+
+        self._version: ActiveVersion | None = None
+        self._model = shipped_model()  # while no version is active; None (the lexicon) if it cannot load
         self._checked_at = float("-inf")
         self._cache: OrderedDict[str, dict] = OrderedDict()
 
     @property
     def model_name(self) -> str:
-        return self._version[1] if self._model is not None else lexicon.NAME
+        if self._model is None:
+            return lexicon.NAME
+        return self._version[1] if self._version is not None else self._model.meta["name"]
 
     def expire(self) -> None:
         """Re-check the active version on the next prediction."""
         self._checked_at = float("-inf")
 
     def refresh(self) -> None:
-        """Load the active version if it changed (checked at most every PROCESS_CHECK_S seconds)."""
+        """Load the active version if it changed or was activated again (checked at most every PROCESS_CHECK_S s)."""
         if time.monotonic() - self._checked_at < PROCESS_CHECK_S:
             return
         with self._lock:
@@ -115,10 +130,11 @@ class Predictor:
                 return
             self._switch(wanted)
 
-    def _switch(self, wanted: tuple[int, str, str] | None) -> None:
+    def _switch(self, wanted: ActiveVersion | None) -> None:
         from ml.checkpoint import CheckpointError, checkpoint_load
+        from ml.shipped import shipped_model
 
-        model = None
+        model = shipped_model() if wanted is None else None
         if wanted is not None:
             try:
                 model = checkpoint_load(Path(settings.MEDIA_ROOT) / wanted[2])
