@@ -110,3 +110,10 @@ def tiny_rows(per_class: int = 30) -> list[tuple[str, str, str]]:
         for stars in (1, 3, 5)
         for n, text in enumerate(review_texts(stars, per_class))
     ]
+
+
+def shipped_model_name() -> str:
+    """What the site serves while no model version is active: the default model shipped in the repository."""
+    from ml.shipped import shipped_model
+
+    return shipped_model().meta["name"]

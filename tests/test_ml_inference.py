@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from ml.inference import predict, predict_batch
+from ml.inference import predict, predict_batch, predictor_reset
 from ml.models import ModelVersion
 from ml.services import ModelVersionError, model_version_activate
 from tests.conftest import ROOT
-from tests.factories import model_version_create
+from tests.factories import model_version_create, shipped_model_name
 
 KEYS = {"score", "label", "probabilities", "suggested_rating", "model"}
 
@@ -42,7 +42,7 @@ BAD_TEXTS = {
 @pytest.mark.django_db
 @pytest.mark.parametrize("trained", [False, True], ids=["cold-start", "trained"])
 def test_bad_input_gets_a_valid_prediction_or_nulls(trained, trained_checkpoint):
-    model = "lexicon-vader"
+    model = shipped_model_name()
     if trained:
         model_version_activate(version=model_version_create(name="tiny-1", checkpoint=trained_checkpoint))
         model = "tiny-1"
@@ -64,7 +64,7 @@ def test_bad_input_gets_a_valid_prediction_or_nulls(trained, trained_checkpoint)
 
 @pytest.mark.django_db(transaction=True)
 def test_activation_switches_the_predictor_in_this_process(trained_checkpoint):
-    assert predict("Excellent service")["model"] == "lexicon-vader"
+    assert predict("Excellent service")["model"] == shipped_model_name()
     first = model_version_create(name="tiny-1", checkpoint=trained_checkpoint)
     model_version_activate(version=first)
     assert predict("Excellent service")["model"] == "tiny-1"
@@ -128,7 +128,7 @@ def test_predictions_go_on_when_redis_is_down(settings, trained_checkpoint):
             "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
         }
     }
-    assert predict("Excellent service")["model"] == "lexicon-vader"
+    assert predict("Excellent service")["model"] == shipped_model_name()
     model_version_activate(version=model_version_create(name="tiny-1", checkpoint=trained_checkpoint))
     assert predict("Excellent service")["model"] == "tiny-1"
 
@@ -152,3 +152,18 @@ def test_another_process_serves_the_activated_model(subprocess_env, trained_chec
     prediction = predict_in_subprocess()
     assert_prediction(prediction, "tiny-1")
     assert prediction == predict("Fast delivery, friendly staff")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_activating_a_restored_checkpoint_again_serves_it_again(trained_checkpoint):
+    version = model_version_create(name="tiny-1", checkpoint=trained_checkpoint)
+    model_version_activate(version=version)
+    assert predict("Excellent service")["model"] == "tiny-1"
+    path = Path(settings.MEDIA_ROOT, version.file)
+    good = path.read_bytes()
+    path.write_bytes(b"damaged on disk")
+    predictor_reset()  # a process that starts now finds the damaged file and serves the lexicon
+    assert predict("Excellent service")["model"] == "lexicon-vader"
+    path.write_bytes(good)  # the operator restores the file from a backup and activates the version again
+    model_version_activate(version=version)
+    assert predict("Excellent service")["model"] == "tiny-1"
