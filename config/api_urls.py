@@ -25,6 +25,7 @@ urlpatterns = [
         ml_api.ModelVersionActivateView.as_view(),
         name="api-staff-model-version-activate",
     ),
+    path("staff/live-metrics/", ml_api.LiveMetricsView.as_view(), name="api-staff-live-metrics"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file, so the site's CSP needs no inline scripts.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

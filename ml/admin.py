@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -15,6 +17,7 @@ from django.utils.safestring import mark_safe
 from core.errors import StarlingError
 from ml.charts import confusion_matrix_svg, training_curves_svg
 from ml.forms import TrainingRunStartForm
+from ml.live_quality_admin import live_quality_view
 from ml.models import ModelVersion, TrainingRun
 from ml.services import model_version_activate, training_run_retry, training_run_start
 from reviews.labels import LABELS
@@ -190,6 +193,11 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def get_urls(self):
         extra = [
             path("compare/", self.admin_site.admin_view(self.compare_view), name="ml_modelversion_compare"),
+            path(  # linked from the list by templates/admin/ml/modelversion/change_list.html
+                "live-quality/",
+                self.admin_site.admin_view(partial(live_quality_view, model_admin=self)),
+                name="ml_modelversion_live_quality",
+            ),
             path(
                 "<path:object_id>/activate/",
                 self.admin_site.admin_view(self.activate_view),

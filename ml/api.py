@@ -1,10 +1,10 @@
-"""API views for predictions (public), and training runs and model versions (staff)."""
+"""API views for predictions (public), and training runs, model versions and live quality (staff)."""
 
 from __future__ import annotations
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.permissions import AllowAny, IsAdminUser
@@ -23,6 +23,7 @@ from ml.serializers import (
     TrainingStartSerializer,
 )
 from ml.services import model_version_activate, training_run_start
+from reviews.quality import PERIODS, live_quality, live_quality_window
 
 PREDICT_EXAMPLES = [
     OpenApiExample(
@@ -185,3 +186,109 @@ class ModelVersionActivateView(APIView):
             raise NotFound(f"No model version with id {pk}.")
         version = model_version_activate(version=version)
         return Response(ModelVersionSerializer(version).data)
+
+
+class RoundedFloatField(serializers.FloatField):
+    """A share or a mean shown to four decimals."""
+
+    def to_representation(self, value: float) -> float:
+        return round(float(value), 4)
+
+
+class LiveFiguresSerializer(serializers.Serializer):
+    """The live-quality figures of a set of reviews (see `reviews.quality`); null where no review counted."""
+
+    reviews = serializers.IntegerField(help_text="Visible reviews with a suggested rating.")
+    exact = RoundedFloatField(allow_null=True, help_text="Share whose rating equals the suggestion.")
+    within_one = RoundedFloatField(allow_null=True, help_text="Share at most one star from the suggestion.")
+    macro_f1 = RoundedFloatField(
+        allow_null=True,
+        help_text="Macro-F1 of the suggested label against the chosen one (1-2 bad, 3 average, 4-5 good), "
+        "over the labels present in either.",
+    )
+    mae = RoundedFloatField(allow_null=True, help_text="Mean absolute difference in stars.")
+    accepted = serializers.IntegerField(help_text="Reviews whose visitor accepted the suggestion.")
+    picked = serializers.IntegerField(help_text="Reviews whose visitor picked the stars.")
+    acceptance_rate = RoundedFloatField(
+        allow_null=True, help_text="accepted / (accepted + picked); reviews stored before this was recorded are out."
+    )
+    picked_exact = RoundedFloatField(allow_null=True, help_text="`exact` over picked reviews only.")
+    picked_within_one = RoundedFloatField(allow_null=True, help_text="`within_one` over picked reviews only.")
+    picked_macro_f1 = RoundedFloatField(allow_null=True, help_text="`macro_f1` over picked reviews only.")
+    picked_mae = RoundedFloatField(allow_null=True, help_text="`mae` over picked reviews only.")
+
+
+class LivePeriodSerializer(LiveFiguresSerializer):
+    period_start = serializers.DateField(help_text="The first day of the period (a Monday for weeks).")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        return {"period_start": fields.pop("period_start"), **fields}  # what the figures are of, first
+
+
+class LiveModelSerializer(LiveFiguresSerializer):
+    model = serializers.CharField(help_text="The model's name, as the prediction object gives it.")
+    first_review_at = serializers.DateTimeField()
+    last_review_at = serializers.DateTimeField()
+    series = LivePeriodSerializer(many=True, help_text="The same figures per day or week, oldest first.")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        return {"model": fields.pop("model"), **fields}  # what the figures are of, first
+
+
+class LiveMetricsSerializer(serializers.Serializer):
+    """`{"models": [...]}`: one entry per model that served suggestions, the newest-serving first."""
+
+    since = serializers.DateTimeField(allow_null=True, help_text="Counted from this moment (null: from the start).")
+    until = serializers.DateTimeField(allow_null=True, help_text="Counted up to this moment (null: until now).")
+    period = serializers.CharField(help_text="The length of each step of `series`.")
+    models = LiveModelSerializer(many=True)
+
+
+class LiveMetricsQuerySerializer(serializers.Serializer):
+    since = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="ISO date or date-time: count reviews from this moment (a date: its start).",
+    )
+    until = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="ISO date or date-time: count reviews before this moment (a date: to its end).",
+    )
+    period = serializers.ChoiceField(
+        choices=list(PERIODS), required=False, help_text="Step of each model's `series`; default week."
+    )
+
+
+@extend_schema(tags=["staff"])
+class LiveMetricsView(APIView):
+    """How each served model's suggestions fare against the ratings visitors chose."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(
+        operation_id="staff_live_metrics",
+        summary="Live quality per model",
+        description=(
+            "For every model that suggested ratings: agreement between the visitor's rating and the suggestion "
+            "over visible reviews (hidden ones are left out), overall and over picked reviews only, with a "
+            "series per day or week. `since`/`until` (ISO dates or date-times) limit the reviews by when they "
+            "were written."
+        ),
+        parameters=[LiveMetricsQuerySerializer],
+        responses={200: LiveMetricsSerializer, **error_responses(400, 403)},
+    )
+    def get(self, request: Request) -> Response:
+        """Read the window, compute the figures through the selector, answer them."""
+        query = LiveMetricsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        since, until = live_quality_window(
+            since=query.validated_data.get("since"), until=query.validated_data.get("until")
+        )
+        period = query.validated_data.get("period") or "week"
+        models = live_quality(since=since, until=until, period=period)
+        return Response(
+            LiveMetricsSerializer({"since": since, "until": until, "period": period, "models": models}).data
+        )
