@@ -11,7 +11,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+from config.env import env_bool, env_choice, env_float, env_int, env_list, env_str, secret_key_weakness
 from core.queues import DEFAULT_REDIS_URL, rq_queues_setting
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -27,14 +27,19 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "l
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 if PRODUCTION:
-    if not SECRET_KEY or SECRET_KEY.startswith("django-insecure") or len(SECRET_KEY) < 50:
+    if weakness := secret_key_weakness(SECRET_KEY):
         raise ImproperlyConfigured(
-            "DJANGO_ENV=production needs SECRET_KEY: at least 50 random characters "
-            "(python -c 'import secrets; print(secrets.token_urlsafe(60))')."
+            f"DJANGO_ENV=production refuses this SECRET_KEY: {weakness}. Set SECRET_KEY to at least 50 "
+            "random characters (python -c 'import secrets; print(secrets.token_urlsafe(60))')."
         )
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured(
             "DJANGO_ENV=production needs ALLOWED_HOSTS: the host names the site answers to, comma-separated."
+        )
+    if "*" in ALLOWED_HOSTS:
+        raise ImproperlyConfigured(
+            "DJANGO_ENV=production refuses ALLOWED_HOSTS='*' (any Host header would be accepted): set "
+            "ALLOWED_HOSTS to the host names the site answers to, comma-separated ('.example.com' for sub-domains)."
         )
     if DEBUG:
         raise ImproperlyConfigured("DEBUG must be off when DJANGO_ENV=production.")
@@ -74,6 +79,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.DatabaseUnavailableMiddleware",
+    "core.rq_dashboard.JobQueueDashboardMiddleware",
     "core.login_throttle.LoginThrottleMiddleware",
 ]
 
@@ -126,6 +132,9 @@ REDIS_URL = env_str("REDIS_URL", "")
 RQ_QUEUES = rq_queues_setting(REDIS_URL or DEFAULT_REDIS_URL)
 RQ_SHOW_ADMIN_LINK = True
 RQ = {"WORKER_CLASS": "core.worker.StarlingWorker"}
+# A job's run whose heartbeat (beaten every sixth of this) lapses this long is marked failed as abandoned;
+# every worker checks on that timer, so a killed worker's run is failed within this plus a sixth (70 s).
+JOB_HEARTBEAT_TIMEOUT_SECONDS = env_int("JOB_HEARTBEAT_TIMEOUT_SECONDS", 60, minimum=3)
 
 if REDIS_URL:
     # django-redis rather than Django's own Redis cache: with IGNORE_EXCEPTIONS a Redis outage turns
@@ -213,7 +222,10 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "core.api_limits.ApiPagination",
     "PAGE_SIZE": 20,
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Strict JSON both ways: nested too deep, NaN or Infinity in a request is a 400 (core/api_parsers.py),
+    # and an answer never holds a non-finite number.
+    "DEFAULT_PARSER_CLASSES": ["core.api_parsers.StrictJSONParser"],
+    "STRICT_JSON": True,
     "EXCEPTION_HANDLER": "core.api_errors.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["core.api_limits.ScopedThrottle"],
     "NUM_PROXIES": TRUSTED_PROXIES,
@@ -221,6 +233,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
     ],
+    # Budgets per client address, counted by core.rate_limits: `predict` is shared by POST /api/predict/
+    # and the live-scoring websocket; `review_create` is the one review budget of every route that
+    # writes reviews (the form and the API), applied by reviews.services.user_review_create.
     "DEFAULT_THROTTLE_RATES": {
         "predict": env_str("THROTTLE_PREDICT", "600/min"),
         "review_create": env_str("THROTTLE_REVIEW_CREATE", "30/min"),
@@ -238,9 +253,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-# Request size: bodies over this are refused with 413 before they are read whole (config/asgi_limits.py),
-# and Django's own check uses the same figure. Websocket messages are capped by Daphne's
-# --websocket-max-message-size (see config/stack.py and docker-compose.yml).
+# Request size: bodies over this are refused with 413 before they are read (core/server.py, the web server
+# `manage.py serve` runs; core/asgi_limits.py under any other ASGI server), and Django's own check uses the
+# same figure. Websocket messages over WEBSOCKET_MAX_MESSAGE_BYTES are refused by the same web server, which
+# core/stack.py (`make run`) and docker-compose.yml start.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BODY_BYTES", 1024 * 1024, minimum=1024)
 WEBSOCKET_MAX_MESSAGE_BYTES = env_int("WEBSOCKET_MAX_MESSAGE_BYTES", 64 * 1024, minimum=1024)
 
@@ -248,10 +264,18 @@ WEBSOCKET_MAX_MESSAGE_BYTES = env_int("WEBSOCKET_MAX_MESSAGE_BYTES", 64 * 1024, 
 ML_MODELS_DIR = MEDIA_ROOT / "models"
 TORCH_THREADS = env_int("TORCH_THREADS", 1, minimum=1)
 PREDICTION_MAX_CHARS = env_int("PREDICTION_MAX_CHARS", 5000, minimum=1)
+# Served while no model version is active (ml/shipped.py): empty for the model shipped in
+# ml/default_model/, a path to another file `manage.py build_default_model` wrote, or "off" (the lexicon).
+DEFAULT_MODEL = env_str("STARLING_DEFAULT_MODEL", "")
 # Live scoring: each websocket connection may send this many messages a second on average, and a
 # burst of this many at once (a fast typist with a 100 ms debounce sends at most 10 a second).
 SENTIMENT_WS_RATE = env_float("SENTIMENT_WS_RATE", 20.0)
 SENTIMENT_WS_BURST = env_int("SENTIMENT_WS_BURST", 40, minimum=1)
+# A connection that had more than this many messages refused within 10 s is closed (code 4008).
+SENTIMENT_WS_REFUSED_BEFORE_CLOSE = env_int("SENTIMENT_WS_REFUSED_BEFORE_CLOSE", 20, minimum=1)
+# Connections one address may hold at once (all processes, through Redis); the texts they score share
+# the address's THROTTLE_PREDICT budget with POST /api/predict/.
+SENTIMENT_WS_CONNECTIONS_PER_ADDRESS = env_int("SENTIMENT_WS_CONNECTIONS_PER_ADDRESS", 8, minimum=1)
 
 # Reviews written by visitors.
 REVIEW_MIN_CHARS = env_int("REVIEW_MIN_CHARS", 10, minimum=1)
