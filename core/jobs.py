@@ -6,25 +6,37 @@ job on an RQ queue, `execute_run` (what the worker calls) claims the row exactly
 work and records the outcome, `job_runs_reap` fails runs whose worker died, and `job_run_retry`
 starts a new run with the same options once the old one has finished. A failure writes one line
 (the reason) on the row; the traceback goes to the log.
+
+While a worker runs a job, a thread beats the run's `heartbeat_at` every `heartbeat_interval()`
+seconds, whatever the work is doing (a long training epoch, a crawl in a child process). A run whose
+heartbeat lapsed for `JOB_HEARTBEAT_TIMEOUT_SECONDS` is abandoned: every worker checks for those on a
+timer of its own (`core.worker`), so a dead worker's run is failed within that window plus one beat.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
-from datetime import timedelta
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Self, TypeVar
 
 from django.apps import apps
-from django.db import close_old_connections, connection, models, transaction
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, connection, models, transaction
 from django.utils import timezone
 
 from core.errors import ServiceUnavailable, StarlingError
+from core.processes import pid_alive, pid_namespace
 from core.queues import QUEUES
 
 logger = logging.getLogger(__name__)
 
 REASON_MAX_CHARS = 2000
+
+# Where a worker notes, beside RQ's own registration, which pids it can see (`core.processes.pid_namespace`).
+WORKER_PID_NAMESPACE_FIELD = "starling_pid_namespace"
 
 
 class JobQueueUnavailable(ServiceUnavailable):
@@ -91,6 +103,12 @@ class JobRun(models.Model):
         type(self).objects.filter(pk=self.pk).update(**update)
         for name, value in update.items():
             setattr(self, name, value)
+
+    def beat(self) -> bool:
+        """Note that the run is still alive (only while it is running); False once it no longer is."""
+        return bool(
+            type(self).objects.filter(pk=self.pk, status=self.Status.RUNNING).update(heartbeat_at=timezone.now())
+        )
 
     def mark_succeeded(self) -> bool:
         """A running run finished its work; False when it was no longer running (reaped meanwhile)."""
@@ -181,9 +199,40 @@ def execute_run(run_label: str, run_id: int, work: Callable[[JobRun], object]) -
         if run is None:
             logger.warning("%s %s is not queued; skipping.", run_label, run_id)
             return model.objects.filter(pk=run_id).values_list("status", flat=True).first() or "missing"
-        return run_work(run, work)
+        with heartbeat(run):
+            return run_work(run, work)
     finally:
         close_old_connections()
+
+
+def heartbeat_interval() -> float:
+    """Seconds between two beats of a running job's heartbeat (and between two checks for abandoned runs)."""
+    return max(1.0, settings.JOB_HEARTBEAT_TIMEOUT_SECONDS / 6)
+
+
+@contextlib.contextmanager
+def heartbeat(run: JobRun) -> Iterator[None]:
+    """Beat `run`'s heartbeat from a thread of its own while the block runs, however long a step of it takes."""
+    stopped = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stopped.wait(heartbeat_interval()):
+                try:
+                    if not run.beat():
+                        return  # finished or reaped: nothing left to keep alive
+                except DatabaseError as exc:  # a locked or unreachable database: try again at the next beat
+                    logger.warning("Could not beat the heartbeat of %s %s: %s", run._meta.label, run.pk, exc)
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{run._meta.label}-{run.pk}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stopped.set()
+        thread.join(timeout=5)
 
 
 def run_work(run: JobRun, work: Callable[[JobRun], object]) -> str:
@@ -221,26 +270,54 @@ def _dead_job_reason(job_id: str, connection) -> str | None:
     except NoSuchJobError:
         return "Its job is no longer in the queue (Redis was emptied or the job expired)."
     status = job.get_status(refresh=True)
-    if status not in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
-        return None
-    result = job.latest_result()
-    detail = (result.exc_string or "").strip().splitlines()[-1:] if result else []
-    return f"The worker running it stopped before it finished (job {status}{': ' + detail[0] if detail else ''})."
+    if status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+        result = job.latest_result()
+        detail = (result.exc_string or "").strip().splitlines()[-1:] if result else []
+        suffix = f": {detail[0]}" if detail else ""
+        return f"The worker running it stopped before it finished (job {status}{suffix})."
+    if status == JobStatus.STARTED and job.worker_name and _worker_gone(job.worker_name, connection):
+        return f"The worker running it ({job.worker_name}) is gone (killed?)."
+    return None
+
+
+def _worker_gone(name: str, connection) -> bool:
+    """True when the RQ worker `name` is known to be dead: unregistered, or its process, one we can see, is gone."""
+    from rq import Worker
+
+    key = Worker.redis_worker_namespace_prefix + name
+    if not connection.exists(key):
+        return True  # its registration lapsed: nothing renews it any more
+    pid, namespace = connection.hmget(key, "pid", WORKER_PID_NAMESPACE_FIELD)
+    if not pid or not namespace or namespace.decode() != pid_namespace():
+        return False  # another machine's or container's process: only its heartbeat can tell
+    return not pid_alive(int(pid))
+
+
+def _heartbeat_cutoff(as_of: float | None) -> datetime:
+    now = timezone.now() if as_of is None else datetime.fromtimestamp(as_of, tz=UTC)
+    return now - timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT_SECONDS)
 
 
 def job_runs_reap(*, as_of: float | None = None) -> int:
-    """Mark as failed every running run whose job died (its worker was killed, or the job was lost).
+    """Mark as failed every running run whose job can no longer finish; returns how many.
 
-    RQ notices a dead worker when its job's heartbeat lapses (about 90 s) and moves the job to the
-    failed registry; this then writes the reason on the run so staff see it and can retry. Runs with
-    no job (started in the foreground by a command) are left to their own process. `as_of` (a Unix
-    time) lets a check look ahead, as if that moment had come.
+    A queued job's run is abandoned when its heartbeat lapsed for `JOB_HEARTBEAT_TIMEOUT_SECONDS`,
+    when RQ failed or lost its job, or when the worker that took the job is gone (unregistered in
+    Redis, or its process no longer exists where this process can see it: the same machine and pid
+    namespace; that one needs no waiting). Runs with no job (started in the foreground by a command)
+    are left to `job_runs_reap_silent`. `as_of` (a Unix time) lets a check look ahead, as if that
+    moment had come.
     """
     import django_rq
     from redis.exceptions import RedisError
     from rq.registry import StartedJobRegistry
 
+    cutoff = _heartbeat_cutoff(as_of)
+    lapsed = f"Abandoned: it stopped beating its heartbeat for more than {settings.JOB_HEARTBEAT_TIMEOUT_SECONDS} s."
     reaped = 0
+    for model in _job_run_models():
+        for run in model.objects.filter(status=JobRun.Status.RUNNING, heartbeat_at__lt=cutoff).exclude(job_id=""):
+            reaped += run.mark_failed(lapsed, only_if=(JobRun.Status.RUNNING,))
     try:
         queues = [django_rq.get_queue(name) for name in QUEUES]
         for queue in queues:

@@ -1,4 +1,4 @@
-"""A job whose worker is killed does not stay "running": the run is marked failed with the reason."""
+"""A job whose worker is killed does not stay "running": its work-horse dies too and the run is marked failed."""
 
 from __future__ import annotations
 
@@ -7,48 +7,146 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
+import psutil
 import pytest
+from django.utils import timezone
 
 from core.jobs import enqueue_run, job_runs_reap
 from crawling.models import CrawlRun
 from tests.conftest import ROOT, worker_start
+from tests.jobs_for_tests import horse_pid
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.redis, pytest.mark.slow]
+
+SHORT_HEARTBEAT = 3  # seconds: beats every second, a lapse is noticed within four
 
 
-def wait_for_status(run: CrawlRun, status: str, timeout: float = 60) -> None:
+def wait_until(condition, what: str, timeout: float = 30):
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run.refresh_from_db()
-        if run.status == status:
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"run stayed {run.status!r}, expected {status!r}")
+    while not (result := condition()):
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout} s"
+        time.sleep(0.1)
+    return result
 
 
-def test_a_killed_worker_leaves_a_failed_run_with_the_reason(subprocess_env):
+def status_of(run: CrawlRun) -> str:
+    run.refresh_from_db()
+    return run.status
+
+
+def running(pid: int) -> bool:
+    """True while the process exists and is not a zombie (ended, not yet collected)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+class Workers:
+    """RQ workers a test starts, and the work-horses it saw; whatever is left of them is killed afterwards."""
+
+    def __init__(self) -> None:
+        self.started: list[subprocess.Popen] = []
+        self.horses: list[int] = []
+
+    def __call__(self, env: dict[str, str], queue: str) -> subprocess.Popen:
+        self.started.append(worker_start(env, queue))
+        return self.started[-1]
+
+    def clean_up(self) -> None:
+        for worker in self.started:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait(timeout=10)
+        for horse in self.horses:
+            if running(horse):  # an orphan: do not leave it working for two minutes
+                os.kill(horse, signal.SIGKILL)
+
+
+@pytest.fixture
+def workers():
+    """`workers(env, queue)` starts an RQ worker; nothing started is left running after the test."""
+    started = Workers()
+    yield started
+    started.clean_up()
+
+
+@pytest.fixture
+def short_heartbeat(subprocess_env, settings) -> dict[str, str]:
+    """Workers (and this test's own reaper calls) that give up on a run after a 3 s heartbeat lapse."""
+    settings.JOB_HEARTBEAT_TIMEOUT_SECONDS = SHORT_HEARTBEAT
+    return {**subprocess_env, "JOB_HEARTBEAT_TIMEOUT_SECONDS": str(SHORT_HEARTBEAT)}
+
+
+def sleepy_run_started(workers: Workers, env: dict[str, str]) -> tuple[CrawlRun, subprocess.Popen, int]:
+    """A two-minute job running on a fresh worker: the run, the worker and its work-horse's pid."""
     run = CrawlRun.objects.create(params={"note": "reaper test"})
     enqueue_run(run, "tests.jobs_for_tests.sleepy_job", queue="default")
-    worker = worker_start(subprocess_env, "default")
-    try:
-        wait_for_status(run, CrawlRun.Status.RUNNING)
-        assert job_runs_reap() == 0, "a run whose worker is alive must not be reaped"
+    worker = workers(env, "default")
+    horse = wait_until(lambda: horse_pid(run), "the job starting")
+    workers.horses.append(horse)
+    return run, worker, horse
 
-        os.killpg(worker.pid, signal.SIGKILL)  # the machine dies: worker and work horse at once
-        worker.wait(timeout=10)
-        run.refresh_from_db()
-        assert run.status == CrawlRun.Status.RUNNING  # nobody has noticed yet
 
-        # RQ gives up on a job whose heartbeat lapsed for 90 s; look two minutes ahead.
-        assert job_runs_reap(as_of=time.time() + 120) == 1
-        run.refresh_from_db()
-        assert run.status == CrawlRun.Status.FAILED
-        assert run.error.startswith("Abandoned: The worker running it stopped")
-        assert run.finished_at is not None
-    finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGKILL)
+def killed(worker: subprocess.Popen) -> None:
+    """SIGKILL of the worker process alone (not its group): what happens to its work-horse is up to the worker."""
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait(timeout=10)
+
+
+def test_a_long_job_keeps_beating_its_heartbeat_and_is_never_reaped(workers, short_heartbeat):
+    run, _worker, _horse = sleepy_run_started(workers, short_heartbeat)
+    # The job reports nothing after it starts, yet its heartbeat keeps moving past the timeout.
+    wait_until(
+        lambda: (
+            status_of(run) == "running" and run.heartbeat_at - run.started_at > timedelta(seconds=SHORT_HEARTBEAT + 1)
+        ),
+        "a heartbeat beyond the timeout",
+    )
+    assert job_runs_reap() == 0
+    assert status_of(run) == CrawlRun.Status.RUNNING
+
+
+def test_a_killed_workers_work_horse_dies_with_it(workers, short_heartbeat):
+    _run, worker, horse = sleepy_run_started(workers, short_heartbeat)
+    killed(worker)
+    wait_until(lambda: not running(horse), "the work-horse ending with its worker", timeout=5)
+
+
+def test_a_surviving_worker_fails_the_abandoned_run_on_its_own_timer(workers, short_heartbeat):
+    survivor = workers(short_heartbeat, "crawl")  # idle: nothing is queued there
+    run, worker, _horse = sleepy_run_started(workers, short_heartbeat)
+    killed(worker)
+    wait_until(lambda: status_of(run) == CrawlRun.Status.FAILED, "the run being marked failed")
+    assert run.error.startswith("Abandoned: ")
+    assert run.finished_at is not None
+    assert survivor.poll() is None
+
+
+def test_a_worker_starting_up_fails_the_run_its_dead_predecessor_left(workers, subprocess_env):
+    run, worker, _horse = sleepy_run_started(workers, subprocess_env)  # the default heartbeat timeout (60 s)
+    killed(worker)
+    assert status_of(run) == CrawlRun.Status.RUNNING  # nobody has noticed yet
+    workers(subprocess_env, "default")
+    wait_until(lambda: status_of(run) == CrawlRun.Status.FAILED, "the run being marked failed")
+    assert run.error.startswith("Abandoned: The worker running it")
+    assert run.error.endswith("is gone (killed?).")
+
+
+def test_a_run_whose_heartbeat_lapsed_is_failed_with_the_reason(redis_url, transactional_db, settings):
+    settings.JOB_HEARTBEAT_TIMEOUT_SECONDS = SHORT_HEARTBEAT
+    silent = CrawlRun.objects.create(
+        status="running", job_id="job-on-a-lost-machine", heartbeat_at=timezone.now() - timedelta(seconds=10)
+    )
+    foreground = CrawlRun.objects.create(status="running", heartbeat_at=timezone.now() - timedelta(seconds=10))
+
+    assert job_runs_reap() == 1
+    silent.refresh_from_db()
+    assert silent.status == CrawlRun.Status.FAILED
+    assert silent.error == "Abandoned: it stopped beating its heartbeat for more than 3 s."
+    assert status_of(foreground) == CrawlRun.Status.RUNNING  # a command's own run: left to its process
 
 
 def test_finished_runs_are_left_alone(subprocess_env):
