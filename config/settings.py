@@ -151,7 +151,8 @@ if REDIS_URL:
             },
         }
     }
-    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+    # Not one traceback per request during an outage: /readyz reports it, and core.rate_limits warns once a minute.
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
