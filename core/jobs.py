@@ -274,7 +274,7 @@ def _dead_job_reason(job_id: str, connection) -> str | None:
         result = job.latest_result()
         detail = (result.exc_string or "").strip().splitlines()[-1:] if result else []
         suffix = f": {detail[0]}" if detail else ""
-        return f"The worker running it stopped before it finished (job {getattr(status, "value", status)}{suffix})."
+        return f"The worker running it stopped before it finished (job {JobStatus(status).value}{suffix})."
     if status == JobStatus.STARTED and job.worker_name and _worker_gone(job.worker_name, connection):
         return f"The worker running it ({job.worker_name}) is gone (killed?)."
     return None
