@@ -6,9 +6,10 @@ extra served-only calls); `pairs` is the median of the per-pair ratios, where ea
 follows or precedes a seed call that has just swept the caches.
 The served path is what `ml.inference` runs for a text the LRU cache has not seen: clean, encode,
 network, softmax, the prediction object. Weights do not change the timing; `--checkpoint` loads a
-trained served model, otherwise a `fasttext` model is trained for one epoch here.
+trained served model, `--shipped` the default model shipped in ml/default_model/ (what a fresh
+install serves), otherwise a `fasttext` model is trained for one epoch here.
 
-    .venv/bin/python bench/ml_inference.py [--checkpoint media/models/NAME.pt] [--repeats 15]
+    .venv/bin/python bench/ml_inference.py [--checkpoint media/models/NAME.pt | --shipped] [--repeats 15]
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ from django.conf import settings  # noqa: E402
 
 from bench.ml_seed import seed_predict  # noqa: E402
 from ml.checkpoint import checkpoint_load  # noqa: E402
+from ml.cleaning import clean_text  # noqa: E402
 from ml.config import TrainingOptions  # noqa: E402
 from ml.data import dataset_from_rows  # noqa: E402
-from ml.inference import clean_text  # noqa: E402
 from ml.model import CharCNN, CharCNNConfig  # noqa: E402
 from ml.prediction import prediction_from_probabilities  # noqa: E402
 from ml.train import train_model  # noqa: E402
@@ -66,6 +67,7 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default="")
+    parser.add_argument("--shipped", action="store_true", help="time the shipped default model")
     parser.add_argument("--repeats", type=int, default=15, help="seed-style calls per length (each is slow)")
     args = parser.parse_args()
     torch.set_num_threads(settings.TORCH_THREADS)
@@ -74,7 +76,11 @@ def main() -> None:
         for i, r in enumerate(csv.DictReader((DATA / "trustpilot_reviews_sample.csv").open()))
     ]
     texts = [text for _, text, _ in rows]
-    if args.checkpoint:
+    if args.shipped:
+        from ml.shipped import shipped_model
+
+        model = shipped_model()
+    elif args.checkpoint:
         model = checkpoint_load(args.checkpoint)
     else:
         splits = dataset_from_rows(rows, seed=1234).splits

@@ -44,6 +44,28 @@ PREDICT_EXAMPLES = [
         status_codes=["200"],
     ),
     OpenApiExample(
+        "Why this score",
+        value={"text": "Slow delivery but lovely shoes.", "explain": True},
+        request_only=True,
+    ),
+    OpenApiExample(
+        "Prediction with its explanation",
+        value={
+            "score": 0.62,
+            "label": "good",
+            "probabilities": {"bad": 0.21, "average": 0.34, "good": 0.45},
+            "suggested_rating": 4,
+            "model": "default-fasttext-1a2b3c4d",
+            "explanation": [
+                {"start": 0, "end": 4, "weight": -0.71},
+                {"start": 18, "end": 24, "weight": 0.66},
+                {"start": 25, "end": 30, "weight": 0.12},
+            ],
+        },
+        response_only=True,
+        status_codes=["200"],
+    ),
+    OpenApiExample(
         "Blank text",
         value={"score": None, "label": None, "probabilities": None, "suggested_rating": None, "model": "lexicon-vader"},
         response_only=True,
@@ -76,7 +98,9 @@ class PredictView(APIView):
         summary="Score a text",
         description=(
             "The sentiment of a text from the active model: the same object as the websocket "
-            "`/ws/sentiment/` answers. Throttled per client (setting THROTTLE_PREDICT)."
+            '`/ws/sentiment/` answers. With `"explain": true` it also holds `explanation`: the spans of the '
+            "text (offsets into the text as sent) that pushed the score, the strongest first. "
+            "Throttled per client (setting THROTTLE_PREDICT)."
         ),
         request=PredictInputSerializer,
         responses={200: PredictionSerializer, **error_responses(400, 403, 413, 415, 429)},
@@ -88,7 +112,7 @@ class PredictView(APIView):
         """Validate the text, score it, answer with the prediction object."""
         serializer = PredictInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        prediction = predict(serializer.validated_data["text"])
+        prediction = predict(serializer.validated_data["text"], explain=serializer.validated_data["explain"])
         return Response(PredictionSerializer(prediction).data)
 
 

@@ -1,10 +1,12 @@
 """Websocket `/ws/sentiment/`: the live score while a visitor types.
 
 Protocol (fixed in ARCHITECTURE.md): the client sends `{"text": "...", "id": 17}`; the server answers
-with the prediction object plus `id`. Only the newest waiting text of a connection is scored; an older
-one still waiting is answered `{"id": n, "stale": true}`. A bad message gets `{"id": n, "error": "..."}`
-and the connection stays open. Every answer is strict JSON: a message that is not (NaN, Infinity, a
-number beyond a float, nesting too deep) gets an error answer with `"id": null`.
+with the prediction object plus `id`. With `"explain": true` the answer also holds `explanation`, the
+spans of the text that pushed the score (`ml.explanation`); without it the answer is unchanged.
+Only the newest waiting text of a connection is scored; an older one still waiting is answered
+`{"id": n, "stale": true}`. A bad message gets `{"id": n, "error": "..."}` and the connection stays
+open. Every answer is strict JSON: a message that is not (NaN, Infinity, a number beyond a float,
+nesting too deep) gets an error answer with `"id": null`.
 
 Limits, each with an answer that says what to do:
 - a connection may send SENTIMENT_WS_RATE messages a second on average (SENTIMENT_WS_BURST at once);
@@ -15,11 +17,15 @@ Limits, each with an answer that says what to do:
   across processes, in this process while Redis is down); one more is closed at once with code 4013;
 - every text scored takes one from the address's "predict" budget, the same one `POST /api/predict/`
   takes from (`core.rate_limits`), so moving from HTTP to websockets, or opening more of them, scores
-  no more; an empty budget answers an error that says how long to wait.
+  no more; an empty budget answers an error that says how long to wait. This process takes it from
+  the shared count in chunks (`TextBudget`), not with a Redis round trip per keystroke.
 A close is preceded by an error answer with the same words, since not every server passes a close reason on.
 
 Scoring never runs on the event loop: every connection of a process hands its text to one
 `SentimentBatcher`, which sends whatever is waiting as one `predict_batch` call to a worker thread.
+Each connection keeps a `TypingState` (`ml.incremental`) that goes with its text, so the worker
+encodes a text that extends or edits the end of the connection's previous one from the change, with
+the same result as encoding it whole, and scores the batch in one call.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import uuid
 import weakref
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import redis
 from channels.consumer import get_handler_name
@@ -43,7 +50,8 @@ from django_redis import get_redis_connection
 
 from core.api_parsers import strict_json_loads
 from core.privacy import hash_ip, scope_client_ip
-from core.rate_limits import rate_limit_take, scope_rate
+from core.rate_limits import rate_limit_take, rate_parse, scope_rate
+from ml.incremental import TypingState
 
 logger = logging.getLogger(__name__)
 
@@ -59,29 +67,43 @@ CLOSE_TOO_MANY_CONNECTIONS = 4013
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentiment")
 
 
-def _predict_batch(texts: list[str]) -> list[dict]:
+def _predict_batch(items: list[Scoring]) -> list[dict]:
     """Score texts in the worker thread; a database connection the model opened is not kept by this thread."""
     from ml import inference
 
     try:
-        return inference.predict_batch(texts)
+        texts = [item.text for item in items]
+        explain = [item.explain for item in items]
+        return inference.predict_batch(texts, explain=explain, states=[item.state for item in items])
     finally:
         # The predictor reads the database at most every few seconds; holding a connection in a
         # long-lived thread would outlive its usefulness (and block dropping a test database).
         connections.close_all()
 
 
+class Scoring(NamedTuple):
+    """One text to score: its connection's typing state (encoding from the change) and whether to explain it."""
+
+    text: str
+    state: TypingState | None = None
+    explain: bool = False
+
+
 class SentimentBatcher:
-    """Groups texts waiting from all connections of an event loop into one `predict_batch` call."""
+    """Groups texts waiting from all connections of an event loop into one `predict_batch` call.
+
+    Each connection's `TypingState` goes with its text, so the worker thread encodes every text of
+    the batch from its own connection's previous one, then scores them all in one call.
+    """
 
     def __init__(self) -> None:
-        self._waiting: list[tuple[str, asyncio.Future]] = []
+        self._waiting: list[tuple[Scoring, asyncio.Future]] = []
         self._drainer: asyncio.Task | None = None
 
-    async def score(self, text: str) -> dict:
+    async def score(self, text: str, state: TypingState | None = None, explain: bool = False) -> dict:
         """The prediction object for `text`, scored off the event loop together with other waiting texts."""
         future = asyncio.get_running_loop().create_future()
-        self._waiting.append((text, future))
+        self._waiting.append((Scoring(text, state, explain), future))
         if self._drainer is None or self._drainer.done():
             self._drainer = asyncio.create_task(self._drain())
         return await future
@@ -92,11 +114,11 @@ class SentimentBatcher:
             # While one batch is being scored, new texts pile up and go together in the next one:
             # no waiting window, so a lone typist pays no batching delay.
             batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
-            batch = [(text, future) for text, future in batch if not future.done()]
+            batch = [(item, future) for item, future in batch if not future.done()]
             if not batch:
                 continue
             try:
-                results = await loop.run_in_executor(_executor, _predict_batch, [text for text, _ in batch])
+                results = await loop.run_in_executor(_executor, _predict_batch, [item for item, _ in batch])
             except Exception as exc:
                 logger.exception("Scoring %d texts failed", len(batch))
                 results = [exc] * len(batch)
@@ -232,6 +254,69 @@ class ConnectionBudget:
 connection_budget = ConnectionBudget()
 
 
+class TextBudget:
+    """An address's "predict" budget (`core.rate_limits`, shared with `POST /api/predict/`), taken in chunks.
+
+    Taking one text at a time would cost a hop to a thread and a Redis round trip per keystroke. So
+    this process takes several texts at once from the shared count and hands them out to the
+    address's connections here; a chunk doubles while its texts are used up within HOLD_S and halves
+    when they are not, up to CHUNK_MAX and never over a 64th of the budget (a budget under 128 a
+    window is taken one text at a time, exactly). Texts taken but not used within HOLD_S are given
+    up. So an address counts the same in Redis across processes and transports, and is refused at
+    most a 64th of its budget early in a window (a refused chunk counts whole, as any refused hit).
+    """
+
+    CHUNK_MAX = 64
+    HOLD_S = 1.0
+    MAX_ADDRESSES = 10_000
+
+    def __init__(self) -> None:
+        self.held: dict[tuple[str, str], list[float]] = {}  # (address, rate) -> [texts left, taken at, chunk size]
+        self.refills: dict[tuple[str, str], asyncio.Lock] = {}  # one trip to the shared count at a time
+
+    def _take_held(self, key: tuple[str, str], now: float) -> bool:
+        held = self.held.get(key)
+        if held is not None and held[0] >= 1 and now - held[1] < self.HOLD_S:
+            held[0] -= 1
+            return True
+        return False
+
+    async def take(self, address: str, rate: str | None) -> float | None:
+        """One text from `address`'s budget: None when allowed, else seconds until it may try again."""
+        if rate is None:
+            return None
+        key = (address, rate)
+        if self._take_held(key, time.monotonic()):
+            return None
+        if len(self.held) >= self.MAX_ADDRESSES:
+            now = time.monotonic()
+            self.held = {key: value for key, value in self.held.items() if now - value[1] < self.HOLD_S}
+            self.refills = {key: lock for key, lock in self.refills.items() if lock.locked() or key in self.held}
+        async with self.refills.setdefault(key, asyncio.Lock()):
+            now = time.monotonic()
+            if self._take_held(key, now):  # another connection of the address refilled meanwhile
+                return None
+            held, chunk = self.held.get(key), 1
+            if held is not None:
+                used_up = now - held[1] < self.HOLD_S
+                largest = min(self.CHUNK_MAX, rate_parse(rate)[0] // 64)
+                chunk = max(1, min(largest, int(held[2]) * 2 if used_up else int(held[2]) // 2))
+            wait = await asyncio.to_thread(rate_limit_take, "predict", address, rate, chunk)
+            self.held[key] = [0, now, 1] if wait is not None else [chunk - 1, now, chunk]
+            return wait
+
+
+_text_budgets: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, TextBudget] = weakref.WeakKeyDictionary()
+
+
+def text_budget() -> TextBudget:
+    """The text budget of the running event loop (its locks belong to that loop)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _text_budgets:
+        _text_budgets[loop] = TextBudget()
+    return _text_budgets[loop]
+
+
 def _id_problem(message_id: object) -> str | None:
     """Why `message_id` cannot be echoed back as JSON, or None when it can."""
     if message_id is None or isinstance(message_id, bool | int):
@@ -254,7 +339,9 @@ class SentimentConsumer(AsyncJsonWebsocketConsumer):
         self.limit = RateLimit(self.rate, settings.SENTIMENT_WS_BURST)
         self.refusals = Refusals(settings.SENTIMENT_WS_REFUSED_BEFORE_CLOSE, REFUSALS_WINDOW_S)
         self.max_chars = settings.PREDICTION_MAX_CHARS
-        self.waiting: tuple[object, str] | None = None  # (id, text) not yet handed to the scorer
+        self.waiting: tuple[object, str, bool] | None = None  # (id, text, explain) not yet handed to the scorer
+        self.typing = TypingState()  # this connection's last text, so the next is encoded from the change
+        self.predict_rate = scope_rate("predict")
         self.scorer: asyncio.Task | None = None
         self.keeper: asyncio.Task | None = None
         self.closing = False
@@ -341,26 +428,30 @@ class SentimentConsumer(AsyncJsonWebsocketConsumer):
                 message_id, f"Text too long: {len(text)} characters, at most {self.max_chars} are scored."
             )
             return
+        explain = content.get("explain", False)
+        if not isinstance(explain, bool):
+            await self.send_error(message_id, '"explain" must be true or false.')
+            return
         if self.waiting is not None:
             await self.send_json({"id": self.waiting[0], "stale": True})
-        self.waiting = (message_id, text)
+        self.waiting = (message_id, text, explain)
         if self.scorer is None or self.scorer.done():
             self.scorer = asyncio.create_task(self.score_waiting())
 
     async def score_waiting(self) -> None:
         """Score the waiting text, then the next one that arrived meanwhile, until none waits."""
         while self.waiting is not None:
-            message_id, text = self.waiting
+            message_id, text, explain = self.waiting
             self.waiting = None
             # The address's budget is taken only for a text about to be scored, never for a stale one.
-            wait = await asyncio.to_thread(rate_limit_take, "predict", self.address, scope_rate("predict"))
+            wait = await text_budget().take(self.address, self.predict_rate)
             if wait is not None:
                 await self.send_error(
                     message_id, f"Too many texts scored from your address: try again in {math.ceil(wait)} seconds."
                 )
                 continue
             try:
-                prediction = await sentiment_batcher().score(text)
+                prediction = await sentiment_batcher().score(text, self.typing, explain)
                 answer = await self.encode_json({**prediction, "id": message_id})
             except Exception:
                 await self.send_error(message_id, "Scoring failed; try again in a moment.")

@@ -16,8 +16,7 @@ import torch
 
 # The seed's 69 symbols (Zhang et al. 2015 without the newline).
 SEED_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789-,;.!?:'\"/\\|_@#$%^&*~`+ =<>()[]{}"
-_WHITESPACE = re.compile(r"\s+")
-_TOKENS = re.compile(r"\w+|[^\w\s]")
+TOKENS = re.compile(r"\w+|[^\w\s]")  # words and single punctuation marks
 _PRIME = 0x100000001B3
 
 
@@ -94,11 +93,68 @@ def lexicon_features(text: str) -> np.ndarray:
     return np.array([scores["compound"], scores["pos"], scores["neg"], scores["neu"]], dtype=np.float32)
 
 
-def _distinct_counts(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def distinct_counts(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The sorted distinct ids and how often each occurs (`np.unique(..., return_counts=True)`, leaner)."""
     ids = np.sort(ids)
     starts = np.flatnonzero(np.concatenate((ids[:1] == ids[:1], ids[1:] != ids[:-1])))
     return ids[starts], np.diff(np.append(starts, len(ids)))
+
+
+def normalized(text: str) -> str:
+    """What the n-grams read: lower case, each whitespace run one space, no space at either end.
+
+    `str.split()` splits on exactly the characters the regex `\\s` matches (`str.isspace`), in C.
+    """
+    return " ".join(text.lower().split())
+
+
+def token_spans(norm: str, start: int = 0) -> np.ndarray:
+    """[start, end) of each word or punctuation token of a normalized text from `start`, as an [N, 2] int64 array.
+
+    Tokenizing from the end of any token gives the same tokens as tokenizing the whole text from there.
+    """
+    flat = [bound for match in TOKENS.finditer(norm, start) for bound in match.span()]
+    return np.array(flat, dtype=np.int64).reshape(-1, 2)
+
+
+def word_hashes(tokens: list[str]) -> np.ndarray:
+    """Each token's 64-bit word hash (CRC-32 of its UTF-8, spread)."""
+    return np.fromiter((zlib.crc32(t.encode("utf-8", "replace")) for t in tokens), np.uint64, len(tokens))
+
+
+def word_unigrams(words: np.ndarray) -> np.ndarray:
+    """Raw hashes of single words."""
+    return words * np.uint64(0x9E3779B1)
+
+
+def word_bigrams(words: np.ndarray) -> np.ndarray:
+    """Raw hashes of each pair of neighbouring words (one fewer than the words)."""
+    return (words[:-1] * np.uint64(1000003) ^ words[1:]) * np.uint64(0x85EBCA77) + np.uint64(7)
+
+
+def char_ngrams(padded: str, orders: tuple[int, ...]) -> dict[int, np.ndarray]:
+    """Raw hashes of the character n-grams of each order, one per start position of `padded`.
+
+    The n-gram at i hashes to n·C·P^n + Σₖ codes[i+k]·P^(n-1-k) (mod 2^64), a polynomial rolling
+    hash that depends on the n characters only (so any slice of a text hashes its n-grams the same);
+    each order's sums come from the previous order's with one multiply-add over the text.
+    """
+    codes = _code_points(padded).astype(np.uint64)
+    rolling, hashed = codes, {}
+    for n in range(1, max(orders, default=0) + 1):
+        if n > 1:
+            rolling = rolling[:-1] * np.uint64(_PRIME) + codes[n - 1 :]
+        if n in orders and len(rolling):
+            hashed[n] = rolling + np.uint64(n * 0x27D4EB2F * pow(_PRIME, n, 2**64) % 2**64)
+    return hashed
+
+
+class NgramPart(NamedTuple):
+    """One kind of n-gram of a text: bucket ids in text order and the [start, end) of `norm` each covers."""
+
+    ids: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -121,32 +177,49 @@ class NgramEncoding:
         """One text → its n-gram ids (and lexicon scores)."""
         text = self.cut(text)
         features = lexicon_features(text) if self.lexicon else np.zeros(0, dtype=np.float32)
-        ids, counts = _distinct_counts(self.ngram_ids(text))
+        ids, counts = distinct_counts(self.ngram_ids(text))
         return NgramText(ids, (1.0 + np.log(counts)).astype(np.float32), features)
 
     def ngram_ids(self, text: str) -> np.ndarray:
         """int64 array of n-gram ids, one per occurrence (empty for an empty text)."""
-        text = _WHITESPACE.sub(" ", text.lower()).strip()
-        if not text:
+        norm = normalized(text)
+        if not norm:
             return np.zeros(0, dtype=np.int64)
-        parts = []
-        tokens = _TOKENS.findall(text)
+        raw = []
+        tokens = TOKENS.findall(norm)
         if tokens:
-            words = np.fromiter((zlib.crc32(t.encode("utf-8", "replace")) for t in tokens), np.uint64, len(tokens))
-            parts.append(words * np.uint64(0x9E3779B1))
+            words = word_hashes(tokens)
+            raw.append(word_unigrams(words))
             if self.word_ngrams >= 2 and len(tokens) > 1:
-                parts.append((words[:-1] * np.uint64(1000003) ^ words[1:]) * np.uint64(0x85EBCA77) + np.uint64(7))
-        codes = _code_points(f" {text} ").astype(np.uint64)
-        # The n-gram at i hashes to n·C·P^n + Σₖ codes[i+k]·P^(n-1-k) (mod 2^64), a polynomial rolling
-        # hash; each order's sums come from the previous order's with one multiply-add over the text.
-        rolling = codes
-        for n in range(1, max(self.char_ngrams, default=0) + 1):
-            if n > 1:
-                rolling = rolling[:-1] * np.uint64(_PRIME) + codes[n - 1 :]
-            if n in self.char_ngrams and len(rolling):
-                parts.append(rolling + np.uint64(n * 0x27D4EB2F * pow(_PRIME, n, 2**64) % 2**64))
-        hashed = np.concatenate(parts)
-        hashed ^= hashed >> np.uint64(29)
+                raw.append(word_bigrams(words))
+        raw.extend(char_ngrams(f" {norm} ", self.char_ngrams).values())
+        return self.bucket_ids(np.concatenate(raw))
+
+    def ngram_parts(self, norm: str) -> dict[str, NgramPart]:
+        """The n-grams of a normalized text by kind ("words", "bigrams", "chars2".."chars5"), in text order.
+
+        The same ids as `ngram_ids`, with what each covers (for explanations and incremental encoding).
+
+        Word n-grams cover tokens (`token_spans`); a character n-gram of order n at position i covers
+        characters i-1 .. i+n-2 of `norm` (the text is read padded with one space on each side).
+        """
+        if not norm:
+            return {}
+        parts = {}
+        spans = token_spans(norm)
+        words = word_hashes([norm[start:end] for start, end in spans])
+        if len(words):
+            parts["words"] = NgramPart(self.bucket_ids(word_unigrams(words)), spans[:, 0], spans[:, 1])
+            if self.word_ngrams >= 2 and len(words) > 1:
+                parts["bigrams"] = NgramPart(self.bucket_ids(word_bigrams(words)), spans[:-1, 0], spans[1:, 1])
+        for n, raw in char_ngrams(f" {norm} ", self.char_ngrams).items():
+            starts = np.arange(len(raw), dtype=np.int64) - 1
+            parts[f"chars{n}"] = NgramPart(self.bucket_ids(raw), starts, starts + n)
+        return parts
+
+    def bucket_ids(self, hashed: np.ndarray) -> np.ndarray:
+        """Raw 64-bit n-gram hashes → bucket ids 1..buckets-1."""
+        hashed = hashed ^ (hashed >> np.uint64(29))
         return (hashed % np.uint64(self.buckets - 1)).astype(np.int64) + 1
 
     def collate(self, encoded: list[NgramText]) -> tuple[torch.Tensor, ...]:

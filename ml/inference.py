@@ -14,12 +14,15 @@ PREDICTION_MAX_CHARS, then the model reads what its encoding keeps: `charcnn` th
 characters (as the tutorial), `cnn` the first 2,000, `fasttext` all of it (up to 5,000). Empty or
 blank text gets the null prediction. Repeated texts (typing sends the same prefix again) are served
 from a small LRU cache per process.
+
+`predict_batch` also takes, per text, whether to add its `explanation` (`ml.explanation`, computed
+only when asked) and a connection's `TypingState` (`ml.incremental`: the text encoded from the change
+since that connection's previous one, the same encoding as from scratch).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -29,6 +32,8 @@ from django.conf import settings
 from django.core.cache import cache
 
 from ml import lexicon
+from ml.cleaning import clean_text
+from ml.incremental import TypingState
 from ml.prediction import empty_prediction, prediction_from_probabilities
 from reviews.labels import LABELS
 
@@ -39,18 +44,6 @@ CACHE_KEY = "ml:active-model-version"
 CACHE_TTL_S = 10  # also bounds staleness where the cache is per-process (no REDIS_URL)
 CACHE_RETRY_S = 30.0  # after a cache (Redis) error, go straight to the database for this long
 LRU_SIZE = 2048
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-
-
-def clean_text(text: str | None) -> str:
-    """Make any string safe to score: lone surrogates replaced, control characters dropped, cut to the limit."""
-    if text is None:
-        return ""
-    text = str(text)[: settings.PREDICTION_MAX_CHARS]
-    text = text.encode("utf-8", "replace").decode("utf-8")
-    return _CONTROL.sub("", text)
-
-
 # What identifies the served model: (id, name, file, activation stamp). The stamp changes on every
 # activation, so re-activating the version already active reloads its file in every process.
 ActiveVersion = tuple[int, str, str, str]
@@ -149,8 +142,14 @@ class Predictor:
         self._cache.clear()
         logger.info("Serving sentiment model %s", self.model_name)
 
-    def predict_batch(self, texts: list[str]) -> list[dict]:
-        """One prediction object per text, in order."""
+    def predict_batch(
+        self, texts: list[str], *, explain: list[bool] | None = None, states: list[TypingState | None] | None = None
+    ) -> list[dict]:
+        """One prediction object per text, in order; with `explain[i]`, text i's also holds its `explanation`.
+
+        `states[i]`, a connection's `TypingState`, lets text i be encoded from the change since that
+        connection's previous text (the same encoding as from scratch; `ml.incremental`).
+        """
         self.refresh()
         model, name = self._model, self.model_name
         cleaned = [clean_text(text) for text in texts]
@@ -169,7 +168,7 @@ class Predictor:
             unique = list(missing)
             if model is not None:
                 try:
-                    rows = model.probabilities(unique, batch_size=32)
+                    rows = model.probabilities_encoded(self._encoded(model, missing, states), batch_size=32)
                     probabilities = [dict(zip(LABELS, row.tolist(), strict=True)) for row in rows]
                 except Exception:
                     # A model that loads but cannot score must not take the site down: answer with the
@@ -188,7 +187,31 @@ class Predictor:
                         results[index] = prediction
                 while len(self._cache) > LRU_SIZE:
                     self._cache.popitem(last=False)
-        return [{**result, "probabilities": dict(result["probabilities"] or {}) or None} for result in results]
+        answers = [{**result, "probabilities": dict(result["probabilities"] or {}) or None} for result in results]
+        for index, wanted in enumerate(explain or ()):
+            if wanted:
+                answers[index]["explanation"] = self._explanation(model, texts[index])
+        return answers
+
+    @staticmethod
+    def _encoded(model, missing: dict[str, list[int]], states: list | None) -> list:
+        """Each missing text encoded, from the change since its connection's previous text where one is given."""
+        encoded = []
+        for text, indices in missing.items():
+            state = states[indices[0]] if states else None
+            encoded.append(model.encoding.encode(text) if state is None else state.encode(model.encoding, text))
+        return encoded
+
+    @staticmethod
+    def _explanation(model, text: str) -> list[dict]:
+        """Why `model` scored `text` as it did; an explanation that fails is logged and left empty."""
+        from ml.explanation import explain
+
+        try:
+            return explain(model, text)
+        except Exception:
+            logger.exception("Explaining a prediction failed")
+            return []
 
 
 _predictor: Predictor | None = None
@@ -223,11 +246,13 @@ def predictor_reset() -> None:
     _cache_call("delete", CACHE_KEY)
 
 
-def predict(text: str) -> dict:
-    """The prediction object for one text, from the active model."""
-    return get_predictor().predict_batch([text])[0]
+def predict(text: str, *, explain: bool = False) -> dict:
+    """The prediction object for one text, from the active model; with `explain`, also its `explanation`."""
+    return get_predictor().predict_batch([text], explain=[explain])[0]
 
 
-def predict_batch(texts: list[str]) -> list[dict]:
-    """Prediction objects for several texts, in order."""
-    return get_predictor().predict_batch(list(texts))
+def predict_batch(
+    texts: list[str], *, explain: list[bool] | None = None, states: list[TypingState | None] | None = None
+) -> list[dict]:
+    """Prediction objects for several texts, in order (see `Predictor.predict_batch`)."""
+    return get_predictor().predict_batch(list(texts), explain=explain, states=states)

@@ -7,14 +7,20 @@ from rest_framework import serializers
 
 from core.api_fields import StrictCharField
 from ml.config import TRAINING_OPTIONS, Option
+from ml.explanation import EXPLANATION_SPANS
 from ml.models import ModelVersion, TrainingRun
 from reviews.labels import LABELS
 
 
 class PredictInputSerializer(serializers.Serializer):
-    """`{"text": "..."}`: the text to score (a JSON string), at most PREDICTION_MAX_CHARS characters."""
+    """`{"text": "...", "explain": false}`: the text to score (at most PREDICTION_MAX_CHARS characters)."""
 
     text = StrictCharField(allow_blank=True, trim_whitespace=False)
+    explain = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="true: the answer also holds `explanation`, the spans of the text that drove the score.",
+    )
 
     def get_fields(self) -> dict[str, serializers.Field]:
         # The limit is read per request so the schema and the check follow the settings.
@@ -34,6 +40,16 @@ class ProbabilitiesSerializer(serializers.Serializer):
     good = serializers.FloatField(min_value=0, max_value=1)
 
 
+class ExplanationSpanSerializer(serializers.Serializer):
+    """One span of the submitted text and how far it pushed the prediction."""
+
+    start = serializers.IntegerField(min_value=0, help_text="Offset of the span's first character in the text sent.")
+    end = serializers.IntegerField(min_value=1, help_text="Offset just past the span's last character.")
+    weight = serializers.FloatField(
+        help_text="Log-odds of good against bad the span adds: positive pushes towards good, negative towards bad."
+    )
+
+
 class PredictionSerializer(serializers.Serializer):
     """The fixed prediction object, the same as the websocket and `manage.py predict --json` answer."""
 
@@ -44,6 +60,15 @@ class PredictionSerializer(serializers.Serializer):
     probabilities = ProbabilitiesSerializer(allow_null=True)
     suggested_rating = serializers.IntegerField(min_value=1, max_value=5, allow_null=True)
     model = serializers.CharField(help_text="The name of the model that scored the text.")
+    explanation = ExplanationSpanSerializer(
+        many=True,
+        required=False,
+        help_text=(
+            "Only when the request asked `explain`: the spans of the text that pushed the score, the strongest "
+            f"first, at most {EXPLANATION_SPANS}. A `fasttext` model's weights are exact (its n-grams' share of "
+            "the log-odds of good against bad); other models' come from blanking each span out."
+        ),
+    )
 
 
 def option_serializer_field(option: Option) -> serializers.Field:

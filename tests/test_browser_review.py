@@ -378,3 +378,52 @@ def test_an_unknown_brand_page_is_a_styled_404_with_a_way_back(browser, live_url
     cards = browser.find_elements(By.CSS_SELECTOR, ".brand-card-name")
     assert sorted(card.text for card in cards) == sorted(b.name for b in brands)
     assert fits_the_screen(browser)
+
+
+def why_state(driver) -> dict:
+    """What "Why this suggestion?" shows: the phrases under the bar, the disclosure, whether it is read out."""
+    return driver.execute_script(
+        "const phrases = Array.from(document.querySelectorAll('#why-phrases .why-phrase'));"
+        "const items = Array.from(document.querySelectorAll('#why-list li'));"
+        "return {state: document.getElementById('why').dataset.state,"
+        " visible: getComputedStyle(document.getElementById('why')).visibility,"
+        " phrases: phrases.map(p => [p.dataset.push, p.querySelector('.why-sign').textContent,"
+        "   p.querySelector('.why-word').textContent,"
+        "   getComputedStyle(p.querySelector('.why-word')).textDecorationStyle]),"
+        " hidden_from_readers: document.getElementById('why-phrases').getAttribute('aria-hidden'),"
+        " open: document.getElementById('why-details').open,"
+        " live: document.getElementById('why-list').getAttribute('aria-live'),"
+        " items: items.map(li => li.textContent),"
+        " height: document.getElementById('why').getBoundingClientRect().height};"
+    )
+
+
+@WIDTHS
+def test_the_strongest_phrases_are_highlighted_while_typing(browser, live_url, brands, width, height):
+    browser.set_window_size(width, height)
+    browser.get(live_url + "/")
+    wait(browser, lambda: browser.find_element(By.ID, "review-form").get_attribute("data-transport") == "websocket")
+    empty = why_state(browser)
+    assert empty["state"] == "empty" and empty["visible"] == "hidden"  # the line is kept, so nothing jumps later
+    text = "Terrible support and rude staff, but the boots are excellent and I highly recommend the shop."
+    type_text(browser, text)
+    wait(browser, lambda: shown_score(browser) == pytest.approx(predict(text)["score"], abs=1e-9))
+    wait(browser, lambda: why_state(browser)["state"] == "shown")
+    shown = why_state(browser)
+    assert shown["visible"] == "visible" and shown["height"] == pytest.approx(empty["height"], abs=1)
+    # Marked by sign and underline style, not by colour alone: + solid pushes up, − dotted pushes down.
+    pushes = {phrase: (push, sign, style) for push, sign, phrase, style in shown["phrases"]}
+    assert pushes["Terrible"] == ("down", "−", "dotted")
+    assert {pushes[word] for word in ("recommend", "excellent") if word in pushes} == {("up", "+", "solid")}
+    assert shown["hidden_from_readers"] == "true" and shown["open"] is False and shown["live"] == "off"
+    # Screen readers hear the list only once it is opened, in words.
+    browser.find_element(By.CSS_SELECTOR, "#why-details summary").click()
+    wait(browser, lambda: why_state(browser)["live"] == "polite")
+    opened = why_state(browser)
+    assert "−“Terrible” pushes the suggestion down" in opened["items"]  # the sign itself is hidden from readers
+    assert any(item.endswith("pushes the suggestion up") for item in opened["items"])
+    assert fits_the_screen(browser)
+    browser.execute_script("document.getElementById('why').scrollIntoView({block: 'center'})")
+    shots = ROOT / "docs" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(shots / f"explain-{'desktop' if width > 600 else 'phone'}.png"))

@@ -80,10 +80,10 @@ def test_a_model_that_fails_while_scoring_falls_back_to_the_lexicon(trained_chec
     assert predict("Excellent service")["model"] == "tiny-1"
     from ml.checkpoint import SentimentModel
 
-    def broken(self, texts, batch_size=32):
+    def broken(self, encoded, batch_size=32):
         raise RuntimeError("shape mismatch in layer 3")
 
-    monkeypatch.setattr(SentimentModel, "probabilities", broken)  # the loaded model breaks from now on
+    monkeypatch.setattr(SentimentModel, "probabilities_encoded", broken)  # the loaded model breaks from now on
     assert_prediction(predict("Terrible, slow and rude"), "lexicon-vader")
     monkeypatch.undo()
     assert predict("Terrible, slow and rude")["model"] == "tiny-1"  # not served from the fallback's cache

@@ -253,15 +253,15 @@ async def test_texts_waiting_from_several_connections_are_scored_in_one_batch(mo
     real, batches, gate = inference.predict_batch, [], threading.Event()
     real_score, handed_in = SentimentBatcher.score, []
 
-    async def score(self, text: str) -> dict:
+    async def score(self, text: str, *args) -> dict:
         handed_in.append(text)  # the text waits in the batcher from here on
-        return await real_score(self, text)
+        return await real_score(self, text, *args)
 
-    def predict_batch(texts: list[str]) -> list[dict]:
+    def predict_batch(texts: list[str], **kwargs) -> list[dict]:
         batches.append(len(texts))
         if len(batches) == 1:
             gate.wait(10)  # hold the first batch in the worker thread
-        return real(texts)
+        return real(texts, **kwargs)
 
     monkeypatch.setattr(inference, "predict_batch", predict_batch)
     monkeypatch.setattr(SentimentBatcher, "score", score)

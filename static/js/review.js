@@ -10,6 +10,9 @@
   }
 
   const SEND_EVERY_MS = 100; // at most one text scored per 100 ms while typing, and the last one always
+  // "Why this suggestion?" is asked for once typing pauses: the phrases do not flicker with every key,
+  // and the server explains (which costs more than scoring) once per pause, not once per keystroke.
+  const EXPLAIN_AFTER_MS = 400;
   const MAX_RECONNECT_MS = 15000;
   const RECENT_BRANDS = 5;
 
@@ -33,13 +36,21 @@
   const formStatus = document.getElementById("form-status");
   const maxChars = parseInt(form.dataset.maxChars, 10) || 5000;
   const idleText = sentimentText.textContent;
+  const why = document.getElementById("why");
+  const whyPhrases = document.getElementById("why-phrases");
+  const whyDetails = document.getElementById("why-details");
+  const whyList = document.getElementById("why-list");
+  const WHY_SHOWN = 4; // phrases under the bar; the disclosure lists all the server sent
 
   let sentId = 0; // id of the newest text sent for scoring
   let shownId = 0; // id of the newest answer shown
   let suggestion = null;
   let announced = "";
   let sendTimer = null;
+  let explainTimer = null;
   let submitting = false;
+  const sentTexts = new Map(); // id -> the text sent, so an answer's spans are read from the text it scored
+  let whyShown = "";
   const recentBrands = [form.elements.namedItem("brand").value];
 
   // --- the stars and the suggestion ----------------------------------------------------------------
@@ -94,6 +105,42 @@
     suggestion = null;
     announced = "";
     showSuggestion();
+    showExplanation([], "");
+  }
+
+  // --- why this suggestion: the spans the server says pushed the score -----------------------------
+
+  function phraseNode(tag, text, weight) {
+    const up = weight > 0;
+    const node = document.createElement(tag);
+    node.className = "why-phrase";
+    node.dataset.push = up ? "up" : "down";
+    const sign = Object.assign(document.createElement("span"), { className: "why-sign", textContent: up ? "+" : "−" });
+    sign.setAttribute("aria-hidden", "true");
+    node.append(sign, Object.assign(document.createElement("span"), { className: "why-word", textContent: text }));
+    return node;
+  }
+
+  function showExplanation(spans, text) {
+    // Offsets count Unicode code points (as the server does), not UTF-16 units.
+    const points = Array.from(text);
+    const phrases = spans.map(function (span) {
+      return { text: points.slice(span.start, span.end).join(""), weight: span.weight };
+    }).filter(function (phrase) { return phrase.text.trim() !== ""; });
+    const key = JSON.stringify(phrases.map(function (phrase) { return [phrase.text, phrase.weight > 0]; }));
+    why.dataset.state = phrases.length ? "shown" : "empty";
+    if (key === whyShown) {
+      return; // the same words: nothing changes, nothing is read out again
+    }
+    whyShown = key;
+    whyPhrases.replaceChildren.apply(whyPhrases, phrases.slice(0, WHY_SHOWN).map(function (phrase) {
+      return phraseNode("span", phrase.text, phrase.weight);
+    }));
+    whyList.replaceChildren.apply(whyList, phrases.map(function (phrase) {
+      const item = phraseNode("li", "“" + phrase.text + "”", phrase.weight);
+      item.append(phrase.weight > 0 ? " pushes the suggestion up" : " pushes the suggestion down");
+      return item;
+    }));
   }
 
   function showPrediction(prediction) {
@@ -109,6 +156,9 @@
     sentiment.dataset.label = prediction.label;
     sentiment.dataset.score = String(prediction.score);
     sentimentText.replaceChildren("Sentiment: ", Object.assign(document.createElement("strong"), { textContent: word }));
+    if (prediction.explanation) { // answers while typing carry none: the last phrases stay until the pause
+      showExplanation(prediction.explanation, prediction.text || "");
+    }
     const summary = "Sentiment " + word.toLowerCase() + ". Suggested: " + starCount(suggestion) + ".";
     if (summary !== announced) {
       announced = summary; // a screen reader hears changes, not every keystroke
@@ -122,11 +172,17 @@
       return;
     }
     shownId = answer.id;
+    const text = sentTexts.get(answer.id) || "";
+    sentTexts.forEach(function (_, id) {
+      if (id <= answer.id) {
+        sentTexts.delete(id); // older texts will not be shown any more
+      }
+    });
     if (answer.error) {
       sentimentText.textContent = answer.error;
       return;
     }
-    showPrediction(answer);
+    showPrediction(Object.assign({}, answer, { text: text }));
   }
 
   // --- transports: the websocket, and POST /api/predict/ while it is down ------------------------
@@ -144,8 +200,8 @@
       return;
     }
     // Exponential back-off with jitter, so a restarted server is not hit by every page at once.
-    const backoff = Math.min(MAX_RECONNECT_MS, 500 * Math.pow(2, failures));
-    const delay = Math.max(floorMs || 0, backoff) * (0.75 + Math.random() / 2);
+    const backoff = Math.min(MAX_RECONNECT_MS, 500 * Math.pow(2, failures)) * (0.75 + Math.random() / 2);
+    const delay = Math.max(floorMs || 0, backoff);
     failures += 1;
     reconnectTimer = window.setTimeout(function () {
       reconnectTimer = null;
@@ -171,7 +227,7 @@
     ws.addEventListener("open", function () {
       form.dataset.transport = "websocket";
       if (textarea.value.trim() && shownId < sentId) {
-        scoreNow(); // a text typed while disconnected gets its live answer
+        scoreNow(true); // a text typed while disconnected gets its live answer
       }
     });
     ws.addEventListener("message", function (event) {
@@ -198,12 +254,12 @@
     return input ? input.value : "";
   }
 
-  function predictOverHttp(text, id) {
+  function predictOverHttp(text, id, explain) {
     window.fetch(form.dataset.predictUrl, {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrfToken() },
-      body: JSON.stringify({ text: text }),
+      body: JSON.stringify({ text: text, explain: explain }),
     }).then(function (response) {
       return response.ok ? response.json() : null;
     }).then(function (prediction) {
@@ -215,7 +271,7 @@
     });
   }
 
-  function scoreNow() {
+  function scoreNow(explain) {
     const text = textarea.value.slice(0, maxChars);
     sentId += 1;
     if (!text.trim()) {
@@ -223,11 +279,24 @@
       showNothing();
       return;
     }
-    if (socketOpen()) {
-      socket.send(JSON.stringify({ text: text, id: sentId }));
-    } else {
-      predictOverHttp(text, sentId);
+    sentTexts.set(sentId, text);
+    const message = { text: text, id: sentId };
+    if (explain) {
+      message.explain = true;
     }
+    if (socketOpen()) {
+      socket.send(JSON.stringify(message));
+    } else {
+      predictOverHttp(text, sentId, Boolean(explain));
+    }
+  }
+
+  function explainSoon() {
+    window.clearTimeout(explainTimer);
+    explainTimer = window.setTimeout(function () {
+      explainTimer = null;
+      scoreNow(true);
+    }, EXPLAIN_AFTER_MS);
   }
 
   function scoreSoon() {
@@ -239,6 +308,11 @@
     }
   }
 
+  // Screen readers hear the phrases only once the visitor opens "Why this suggestion?".
+  whyDetails.addEventListener("toggle", function () {
+    whyList.setAttribute("aria-live", whyDetails.open ? "polite" : "off");
+  });
+
   // --- the form ----------------------------------------------------------------------------------
 
   function updateSubmit() {
@@ -248,6 +322,7 @@
   textarea.addEventListener("input", function () {
     updateSubmit();
     scoreSoon();
+    explainSoon();
   });
 
   radios.forEach(function (radio) {
@@ -358,6 +433,7 @@
   showSuggestion();
   connect();
   if (textarea.value.trim()) {
-    scoreSoon(); // a form shown again with errors keeps its text: score it
+    scoreSoon(); // a form shown again with errors keeps its text: score it, and explain it
+    explainSoon();
   }
 })();
