@@ -147,7 +147,7 @@ def _vader():
     """VADER's analyzer (the one `ml.lexicon` scores with), its booster words and its single-character emoji."""
     from vaderSentiment.vaderSentiment import BOOSTER_DICT, SentiText
 
-    analyzer = lexicon._analyzer()  # VADER with the linear-time negation checks: the very scores served
+    analyzer = lexicon.lexicon_analyzer()  # VADER with the linear-time negation checks: the very scores served
     single = frozenset(key for key in analyzer.emojis if len(key) == 1)  # VADER looks at one character at a time
     return analyzer, BOOSTER_DICT, SentiText._strip_punc_if_word, single
 

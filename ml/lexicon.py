@@ -19,7 +19,7 @@ def _neighbours(words: list[str], i: int) -> tuple[list[str], int]:
 
 
 @lru_cache(maxsize=1)
-def _analyzer():
+def lexicon_analyzer():
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     class Analyzer(SentimentIntensityAnalyzer):
@@ -40,7 +40,7 @@ def _analyzer():
 
 def lexicon_scores(text: str) -> dict[str, float]:
     """VADER's scores: compound in [-1, 1]; pos, neg, neu shares."""
-    return _analyzer().polarity_scores(text)
+    return lexicon_analyzer().polarity_scores(text)
 
 
 def lexicon_probabilities(text: str) -> dict[str, float]:
