@@ -13,3 +13,4 @@ class MlConfig(AppConfig):
 
         readiness_check_register("model", check_model, needs=("database",), fields=("model",))
         review_scorer_register(review_score_with_served_model)
+        import ml.audit_admin  # noqa: F401  (the label audit's admin screens register themselves)

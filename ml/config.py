@@ -45,7 +45,12 @@ TRAINING_OPTIONS: dict[str, Option] = {
     "language": Option(
         str, "en", "Train on reviews in this language code (and those with none); empty: every language.", max_length=16
     ),
-    "include_user_reviews": Option(bool, False, "Add visitors' reviews with the rating they chose."),
+    "include_user_reviews": Option(
+        bool, False, "Add visitors' reviews whose rating they picked themselves (not accepted suggestions)."
+    ),
+    "snapshot": Option(
+        str, "", "Train on this frozen dataset snapshot (its name); empty: the current dataset.", max_length=100
+    ),
     "activate": Option(bool, False, "Serve the new model when training succeeds."),
     "max_rows": Option(int, 0, "Use at most this many reviews; 0: all of them.", 0, 10**8),
 }
@@ -109,6 +114,7 @@ class TrainingOptions:
     patience: int = _default("patience")
     language: str = _default("language")
     include_user_reviews: bool = _default("include_user_reviews")
+    snapshot: str = _default("snapshot")
     activate: bool = _default("activate")
     max_rows: int = _default("max_rows")
 

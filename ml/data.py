@@ -1,8 +1,9 @@
 """The labelled dataset: rows from the database (or any labelled rows), de-duplicated, split by class.
 
 `dataset_build` takes its rows from the reviews app (`reviews.selectors.training_rows`: scraped
-reviews staff have not excluded, in one language, English by default, and optionally visitors'
-reviews labelled by the rating they chose). `dataset_from_rows` does the rest without Django, so
+reviews staff have not excluded and not put in the gold set, with their effective labels, in one
+language, English by default, and optionally visitors' reviews labelled by the rating they picked),
+or from a frozen snapshot (`reviews.dataset`). `dataset_from_rows` does the rest without Django, so
 benchmarks can use it on a CSV.
 """
 
@@ -106,21 +107,22 @@ def dataset_from_rows(rows: Iterable[tuple[str, str, str]], *, seed: int = 1234,
 
 
 def dataset_build(
-    *, language: str = "en", include_user_reviews: bool = False, seed: int = 1234, max_rows: int = 0
+    *, language: str = "en", include_user_reviews: bool = False, seed: int = 1234, max_rows: int = 0, snapshot: str = ""
 ) -> Dataset:
-    """The training dataset from the database (see the module docstring)."""
+    """The training dataset from the database, or from a frozen snapshot (see the module docstring)."""
+    from reviews.dataset import dataset_snapshot_get, dataset_snapshot_rows
     from reviews.selectors import training_rows
 
-    rows = training_rows(language=language, include_user_reviews=include_user_reviews)
+    if snapshot:
+        frozen = dataset_snapshot_get(snapshot)
+        rows = dataset_snapshot_rows(frozen)
+        source = {"source": "snapshot", "snapshot": frozen.name, "snapshot_sha256": frozen.sha256}
+    else:
+        rows = training_rows(language=language, include_user_reviews=include_user_reviews)
+        source = {"source": "database", "language": language or "all", "include_user_reviews": include_user_reviews}
     user_rows = sum(1 for row_id, _, _ in rows if row_id.startswith("u"))
     if max_rows and len(rows) > max_rows:
         keep = np.sort(np.random.default_rng(seed).choice(len(rows), size=max_rows, replace=False))
         rows = [rows[i] for i in keep]
-    source = {
-        "source": "database",
-        "language": language or "all",
-        "include_user_reviews": include_user_reviews,
-        "user_review_rows": user_rows,
-        "max_rows": max_rows,
-    }
+    source.update(user_review_rows=user_rows, max_rows=max_rows)
     return dataset_from_rows(rows, seed=seed, source=source)

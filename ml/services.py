@@ -46,9 +46,19 @@ def training_run_start(*, params: dict, user=None) -> TrainingRun:
     """
     options = TrainingOptions.from_params(params)
     run = TrainingRun.objects.create(
-        params=options.to_params(), created_by=_author(user), progress_message="Waiting for a training worker."
+        params=options.to_params(),
+        created_by=_author(user),
+        dataset_snapshot=_snapshot(options),
+        progress_message="Waiting for a training worker.",
     )
     return enqueue_run(run, TRAINING_JOB, queue="training")
+
+
+def _snapshot(options: TrainingOptions):
+    """The snapshot the options name (DatasetSnapshotError if there is none), or None for the current dataset."""
+    from reviews.dataset import dataset_snapshot_get
+
+    return dataset_snapshot_get(options.snapshot) if options.snapshot else None
 
 
 def training_run_retry(*, run: TrainingRun, user=None) -> TrainingRun:
@@ -63,7 +73,9 @@ def training_run_foreground(*, params: dict, user=None, show_progress: bool = Fa
     reason, as a queued run does.
     """
     options = TrainingOptions.from_params(params)
-    run = TrainingRun.start_here(params=options.to_params(), created_by=_author(user))
+    run = TrainingRun.start_here(
+        params=options.to_params(), created_by=_author(user), dataset_snapshot=_snapshot(options)
+    )
     run_work(run, partial(training_run_execute, show_progress=show_progress))
     return TrainingRun.objects.select_related("model_version").get(pk=run.pk)
 
@@ -79,6 +91,7 @@ def training_run_execute(run: TrainingRun, *, show_progress: bool = False) -> Mo
         include_user_reviews=options.include_user_reviews,
         seed=options.seed,
         max_rows=options.max_rows,
+        snapshot=options.snapshot,
     )
     run.record_progress(dataset=dataset.description)
 
@@ -100,10 +113,44 @@ def training_run_execute(run: TrainingRun, *, show_progress: bool = False) -> Mo
         dataset=dataset.description,
         metrics=result.metrics,
     )
+    model_version_evaluate_gold(version=version, model=result.model)
     run.record_progress(message=f"Trained {version.name}.", model_version=version, history=result.history)
     if options.activate:
         model_version_activate(version=version)
     return version
+
+
+def model_version_evaluate_gold(*, version: ModelVersion, model: SentimentModel | None = None) -> dict:
+    """Score a version on the gold set (reviews staff verified) and store it as its `gold_metrics`.
+
+    With no gold rows the metrics are `{"n": 0}`. `model` saves loading the checkpoint right after training.
+    """
+    from ml.gold import gold_set_evaluate
+
+    metrics = gold_set_evaluate(model=model or _checkpoint(version))
+    ModelVersion.objects.filter(pk=version.pk).update(gold_metrics=metrics)
+    version.gold_metrics = metrics
+    return metrics
+
+
+def model_version_evaluate_gold_named(*, name: str | None) -> dict:
+    """`model_version_evaluate_gold` for the version called `name` (None: the active one); the metrics and its name."""
+    versions = ModelVersion.objects.all()
+    version = versions.filter(name=name).first() if name else versions.filter(is_active=True).first()
+    if version is None:
+        known = ", ".join(versions.values_list("name", flat=True)[:20]) or "none yet"
+        wanted = f"named {name!r}" if name else "is active"
+        raise ModelVersionError(f"No model version {wanted}; the gold set scores trained versions. Known: {known}.")
+    return {"model": version.name, **model_version_evaluate_gold(version=version)}
+
+
+def _checkpoint(version: ModelVersion) -> SentimentModel:
+    from ml.checkpoint import CheckpointError, checkpoint_load
+
+    try:
+        return checkpoint_load(model_version_checkpoint_path(version))
+    except CheckpointError as exc:
+        raise ModelVersionError(f"Cannot score {version.name}: {exc}") from exc
 
 
 def model_version_next_name(*, architecture: str) -> str:

@@ -11,13 +11,26 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
 from brands.admin import pk_batches
-from reviews.admin_filters import CategoryFilter, CompanyFilter, CrawlRunFilter, SuggestionFilter
-from reviews.models import ScrapedReview, UserReview
-from reviews.services import scraped_review_set_excluded, user_review_set_status
+from reviews.admin_filters import (
+    CategoryFilter,
+    CompanyFilter,
+    CorrectedFilter,
+    CrawlRunFilter,
+    GoldFilter,
+    SuggestionFilter,
+)
+from reviews.dataset_admin import DatasetSnapshotAdmin  # noqa: F401  (registers the snapshot screens)
+from reviews.label_changes import (
+    scraped_review_exclude,
+    scraped_review_relabel,
+    scraped_review_verify,
+)
+from reviews.models import LabelChange, ScrapedReview, UserReview
+from reviews.services import user_review_set_status
 from reviews.suggestions import suggestion_change, suggestion_summary
 
 
@@ -58,18 +71,22 @@ class ScrapedReviewAdmin(ReviewAdmin):
         "short_text",
         "company_name",
         "stars",
-        "label",
+        "training_label",
         "language",
         "source",
         "crawl_run_link",
         "excluded",
+        "gold",
         "published_at",
     )
     list_display_links = ("id", "short_text")
     list_filter = (
         "excluded",
+        GoldFilter,
+        CorrectedFilter,
         "stars",
         "label",
+        "corrected_label",
         ("language", admin.AllValuesFieldListFilter),
         ("published_at", admin.DateFieldListFilter),
         "source",
@@ -88,6 +105,9 @@ class ScrapedReviewAdmin(ReviewAdmin):
         "source_id",
         "stars",
         "label",
+        "corrected_label",
+        "verified_at",
+        "verified_by",
         "title",
         "text",
         "language",
@@ -98,11 +118,47 @@ class ScrapedReviewAdmin(ReviewAdmin):
         "is_verified",
         "reply_text",
         "crawl_run_link",
+        "label_history",
         "created_at",
         "updated_at",
     )
     fields = ("excluded", *readonly_fields)
-    actions = ("exclude_from_dataset", "include_in_dataset")
+    actions = (
+        "exclude_from_dataset",
+        "include_in_dataset",
+        "verify_gold",
+        "unverify_gold",
+        "relabel_bad",
+        "relabel_average",
+        "relabel_good",
+    )
+
+    @admin.display(description="label", ordering="label")
+    def training_label(self, review: ScrapedReview) -> str:
+        if review.corrected_label is None:
+            return review.label
+        return format_html("{} <small>(was {})</small>", review.corrected_label, review.label)
+
+    @admin.display(description="label history")
+    def label_history(self, review: ScrapedReview) -> str:
+        changes = review.label_changes.select_related("changed_by")[:50]
+        if not changes:
+            return "—"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td></tr>",
+            (
+                (c.created_at, c.changed_by or "—", c.get_action_display(), c.old_label, c.new_label, c.reason)
+                for c in changes
+            ),
+        )
+        return format_html(
+            "<table><tr><th>when</th><th>who</th><th>what</th><th>label</th><th>why</th></tr>{}</table>", rows
+        )
+
+    @admin.display(description="gold", boolean=True, ordering="verified_at")
+    def gold(self, review: ScrapedReview) -> bool:
+        return review.is_gold
 
     @admin.display(description="crawl run", ordering="crawl_run")
     def crawl_run_link(self, review: ScrapedReview) -> str:
@@ -117,17 +173,77 @@ class ScrapedReviewAdmin(ReviewAdmin):
 
     def save_model(self, request: HttpRequest, obj: ScrapedReview, form, change: bool) -> None:
         if change and "excluded" in form.changed_data:
-            scraped_review_set_excluded(review_ids=[obj.pk], excluded=obj.excluded)
+            scraped_review_exclude(review_ids=[obj.pk], excluded=obj.excluded, user=request.user, reason="Edited")
 
     @admin.action(description="Exclude from the training dataset", permissions=["change"])
     def exclude_from_dataset(self, request: HttpRequest, queryset: QuerySet) -> None:
-        changed = sum(scraped_review_set_excluded(review_ids=ids, excluded=True) for ids in pk_batches(queryset))
+        changed = sum(
+            scraped_review_exclude(review_ids=ids, excluded=True, user=request.user) for ids in pk_batches(queryset)
+        )
         self.message_user(request, f"{changed} reviews excluded from the dataset.", messages.SUCCESS)
 
     @admin.action(description="Include in the training dataset", permissions=["change"])
     def include_in_dataset(self, request: HttpRequest, queryset: QuerySet) -> None:
-        changed = sum(scraped_review_set_excluded(review_ids=ids, excluded=False) for ids in pk_batches(queryset))
+        changed = sum(
+            scraped_review_exclude(review_ids=ids, excluded=False, user=request.user) for ids in pk_batches(queryset)
+        )
         self.message_user(request, f"{changed} reviews put back in the dataset.", messages.SUCCESS)
+
+    @admin.action(description="Verify label (gold): read, right, kept for evaluation only", permissions=["change"])
+    def verify_gold(self, request: HttpRequest, queryset: QuerySet) -> None:
+        changed = sum(scraped_review_verify(review_ids=ids, user=request.user) for ids in pk_batches(queryset))
+        self.message_user(request, f"{changed} reviews added to the gold set (training leaves them out).")
+
+    @admin.action(description="Remove from the gold set", permissions=["change"])
+    def unverify_gold(self, request: HttpRequest, queryset: QuerySet) -> None:
+        changed = sum(
+            scraped_review_verify(review_ids=ids, verified=False, user=request.user) for ids in pk_batches(queryset)
+        )
+        self.message_user(request, f"{changed} reviews taken out of the gold set.")
+
+    def _relabel(self, request: HttpRequest, queryset: QuerySet, label: str) -> None:
+        changed = sum(
+            scraped_review_relabel(review_ids=ids, label=label, user=request.user, reason="Relabelled in the admin")
+            for ids in pk_batches(queryset)
+        )
+        self.message_user(request, f"{changed} reviews relabelled {label} (their collected label is kept).")
+
+    @admin.action(description="Relabel as bad", permissions=["change"])
+    def relabel_bad(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._relabel(request, queryset, "bad")
+
+    @admin.action(description="Relabel as average", permissions=["change"])
+    def relabel_average(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._relabel(request, queryset, "average")
+
+    @admin.action(description="Relabel as good", permissions=["change"])
+    def relabel_good(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._relabel(request, queryset, "good")
+
+
+@admin.register(LabelChange)
+class LabelChangeAdmin(admin.ModelAdmin):
+    """The audit trail of label decisions: read-only."""
+
+    list_display = ("created_at", "review_link", "action", "old_label", "new_label", "changed_by", "reason")
+    list_filter = ("action", "new_label")
+    list_select_related = ("review", "changed_by")
+    search_fields = ("reason", "=review__id")
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="review")
+    def review_link(self, change: LabelChange) -> str:
+        url = reverse("admin:reviews_scrapedreview_change", args=[change.review_id])
+        return format_html('<a href="{}">#{}</a>', url, change.review_id)
 
 
 @admin.register(UserReview)

@@ -58,3 +58,33 @@ class SuggestionFilter(admin.SimpleListFilter):
         if self.value() in SUGGESTION_OUTCOMES:
             return queryset.filter(suggestion_outcome_condition(self.value()))
         return queryset
+
+
+class GoldFilter(admin.SimpleListFilter):
+    """Reviews staff verified from their text (the gold evaluation set), or not."""
+
+    title = "gold set"
+    parameter_name = "gold"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "Verified (gold)"), ("no", "Not verified"))
+
+    def queryset(self, request, queryset: QuerySet) -> QuerySet:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(verified_at__isnull=self.value() == "no")
+        return queryset
+
+
+class CorrectedFilter(admin.SimpleListFilter):
+    """Reviews staff relabelled (the collected label is kept beside the correction), or not."""
+
+    title = "relabelled"
+    parameter_name = "relabelled"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "Relabelled by staff"), ("no", "Collected label"))
+
+    def queryset(self, request, queryset: QuerySet) -> QuerySet:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(corrected_label__isnull=self.value() == "no")
+        return queryset

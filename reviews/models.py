@@ -49,6 +49,20 @@ class ScrapedReview(models.Model):
     excluded = models.BooleanField(
         default=False, db_index=True, help_text="Taken out of the training dataset by staff."
     )
+    corrected_label = models.CharField(
+        max_length=8,
+        choices=Label.choices,
+        null=True,
+        blank=True,
+        help_text="The label staff gave after reading the text; training uses it instead of `label`, "
+        "which (with the stars) stays as collected.",
+    )
+    verified_at = models.DateTimeField(
+        null=True, blank=True, db_index=True, help_text="When staff verified the label from the text (gold set)."
+    )
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -68,10 +82,58 @@ class ScrapedReview(models.Model):
             models.CheckConstraint(condition=_label_matches_stars(), name="scraped_review_label_matches_stars"),
             models.CheckConstraint(condition=~Q(text=""), name="scraped_review_text_not_empty"),
             models.CheckConstraint(condition=~Q(source_id=""), name="scraped_review_source_id_not_empty"),
+            models.CheckConstraint(
+                condition=Q(corrected_label__isnull=True) | Q(corrected_label__in=LABELS),
+                name="scraped_review_corrected_label_valid",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.source}:{self.source_id}"
+
+    @property
+    def effective_label(self) -> str:
+        """The label training uses: staff's correction, else the collected one."""
+        return self.corrected_label or self.label
+
+    @property
+    def is_gold(self) -> bool:
+        """Verified from its text by staff: in the gold evaluation set, never trained on."""
+        return self.verified_at is not None
+
+
+class LabelChange(models.Model):
+    """One staff decision about a scraped review's label: who, when, old → new, why (the audit trail)."""
+
+    class Action(models.TextChoices):
+        RELABEL = "relabel", "Relabelled"
+        CONFIRM = "confirm", "Confirmed the label"
+        EXCLUDE = "exclude", "Excluded from the dataset"
+        INCLUDE = "include", "Put back in the dataset"
+        VERIFY = "verify", "Verified (gold)"
+        UNVERIFY = "unverify", "Removed from the gold set"
+
+    review = models.ForeignKey(ScrapedReview, on_delete=models.CASCADE, related_name="label_changes")
+    action = models.CharField(max_length=8, choices=Action.choices)
+    old_label = models.CharField(max_length=8, help_text="The effective label before.")
+    new_label = models.CharField(max_length=8, help_text="The effective label after.")
+    reason = models.CharField(max_length=255, blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="label_changes"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(action__in=["relabel", "confirm", "exclude", "include", "verify", "unverify"]),
+                name="label_change_action_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.review} {self.action}: {self.old_label} → {self.new_label}"
 
 
 class UserReview(models.Model):
@@ -156,3 +218,53 @@ class UserReview(models.Model):
     def author(self) -> str:
         """The name shown with the review."""
         return self.display_name or "Anonymous"
+
+
+class DatasetSnapshot(models.Model):
+    """A frozen training dataset: which rows, with which (effective) labels, at one moment."""
+
+    name = models.SlugField(max_length=100, unique=True, help_text="Letters, digits, - and _.")
+    language = models.CharField(max_length=16, blank=True, help_text="Language filter used; empty: every language.")
+    include_user_reviews = models.BooleanField(default=False)
+    rows = models.PositiveIntegerField(default=0)
+    class_counts = models.JSONField(default=dict, blank=True)
+    source_counts = models.JSONField(default=dict, blank=True, help_text="Rows from scraped and visitors' reviews.")
+    sha256 = models.CharField(max_length=64, help_text="Hash of the sorted `row id<TAB>label` lines.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DatasetSnapshotRow(models.Model):
+    """One row of a snapshot: a scraped or a visitor's review and the label it had when frozen."""
+
+    snapshot = models.ForeignKey(DatasetSnapshot, on_delete=models.CASCADE, related_name="members")
+    scraped_review = models.ForeignKey(ScrapedReview, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    user_review = models.ForeignKey(UserReview, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    label = models.CharField(max_length=8)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(scraped_review__isnull=False, user_review__isnull=True)
+                | Q(scraped_review__isnull=True, user_review__isnull=False),
+                name="dataset_snapshot_row_one_review",
+            ),
+            models.CheckConstraint(condition=Q(label__in=LABELS), name="dataset_snapshot_row_label_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.snapshot_id}:{self.row_id} {self.label}"
+
+    @property
+    def row_id(self) -> str:
+        """The row's id as training names it: `s<pk>` or `u<pk>`."""
+        return f"s{self.scraped_review_id}" if self.scraped_review_id else f"u{self.user_review_id}"

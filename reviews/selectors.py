@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Coalesce
 
 from brands.models import Company
 from reviews.labels import stars_to_label
@@ -32,19 +33,54 @@ def scraped_reviews_with_stars(*, company: Company, stars: int | None = None) ->
     )
 
 
-def training_rows(*, language: str, include_user_reviews: bool) -> list[tuple[str, str, str]]:
-    """(row id, text, label) of every labelled review a model may train on, in a stable order.
+def effective_label() -> Coalesce:
+    """The label training uses, as a query expression: staff's correction, else the collected label."""
+    return Coalesce("corrected_label", "label")
 
-    Scraped reviews staff have not excluded (`s<pk>`), in one language ("" keeps every language; rows
-    with no language, such as imported ones, are always kept); then, if asked, visitors' visible
-    reviews labelled by the rating they chose (`u<pk>`).
+
+def scraped_reviews_in_dataset(*, language: str) -> QuerySet[ScrapedReview]:
+    """Scraped reviews a model may train on: not excluded, not in the gold set, in one language.
+
+    "" keeps every language; rows with no language (imported ones) are always kept.
     """
-    reviews = ScrapedReview.objects.filter(excluded=False)
+    reviews = ScrapedReview.objects.filter(excluded=False, verified_at__isnull=True)
     if language:
         code = language.strip().lower()
         reviews = reviews.filter(Q(language="") | Q(language__iexact=code) | Q(language__istartswith=f"{code}-"))
-    rows = [(f"s{pk}", text, label) for pk, text, label in reviews.order_by("pk").values_list("pk", "text", "label")]
+    return reviews
+
+
+def user_reviews_in_dataset() -> QuerySet[UserReview]:
+    """Visitors' reviews that may join the dataset: shown on the site, with a rating the visitor picked.
+
+    A rating accepted from the suggestion would teach the model its own guess, so those stay out;
+    so do reviews staff hid, and those stored before the form recorded how the rating was given.
+    """
+    return user_reviews_visible().filter(rating_source=UserReview.RatingSource.PICKED)
+
+
+def training_rows(*, language: str, include_user_reviews: bool) -> list[tuple[str, str, str]]:
+    """(row id, text, label) of every labelled review a model may train on, in a stable order.
+
+    Scraped reviews in the dataset (`s<pk>`, see `scraped_reviews_in_dataset`) with their effective
+    label; then, if asked, visitors' reviews in the dataset (`u<pk>`) labelled by the rating they picked.
+    """
+    reviews = scraped_reviews_in_dataset(language=language).annotate(training_label=effective_label())
+    rows = [
+        (f"s{pk}", text, label)
+        for pk, text, label in reviews.order_by("pk").values_list("pk", "text", "training_label")
+    ]
     if include_user_reviews:
-        visible = user_reviews_visible().order_by("pk").values_list("pk", "text", "rating")
-        rows += [(f"u{pk}", text, stars_to_label(rating)) for pk, text, rating in visible]
+        picked = user_reviews_in_dataset().order_by("pk").values_list("pk", "text", "rating")
+        rows += [(f"u{pk}", text, stars_to_label(rating)) for pk, text, rating in picked]
     return rows
+
+
+def gold_rows() -> list[tuple[str, str, str]]:
+    """(row id, text, label) of the gold set: scraped reviews staff verified from their text, not excluded."""
+    reviews = ScrapedReview.objects.filter(verified_at__isnull=False, excluded=False).annotate(
+        gold_label=effective_label()
+    )
+    return [
+        (f"s{pk}", text, label) for pk, text, label in reviews.order_by("pk").values_list("pk", "text", "gold_label")
+    ]
