@@ -19,7 +19,12 @@ from ml.charts import confusion_matrix_svg, training_curves_svg
 from ml.forms import TrainingRunStartForm
 from ml.live_quality_admin import live_quality_view
 from ml.models import ModelVersion, TrainingRun
-from ml.services import model_version_activate, training_run_retry, training_run_start
+from ml.services import (
+    model_version_activate,
+    model_version_evaluate_gold,
+    training_run_retry,
+    training_run_start,
+)
 from reviews.labels import LABELS
 
 
@@ -72,7 +77,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     list_display = ("name", "is_active", "accuracy", "macro_f1", "size", "created_at")
     list_filter = ("architecture", "is_active")
     search_fields = ("name",)
-    actions = ("activate", "compare")
+    actions = ("activate", "compare", "score_gold")
     change_form_template = "admin/ml/modelversion/change_form.html"
     readonly_fields = (
         "name",
@@ -82,6 +87,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "file",
         "size",
         "metrics_table",
+        "gold_table",
         "curves",
         "confusion",
         "dataset_table",
@@ -141,6 +147,21 @@ class ModelVersionAdmin(admin.ModelAdmin):
             rows,
         )
 
+    @admin.display(description="gold set")
+    def gold_table(self, version: ModelVersion) -> str:
+        gold = version.gold_metrics or {}
+        if not gold:
+            return "Not scored yet: use the list action “Score on the gold set”."
+        if not gold.get("n"):
+            return "No verified reviews yet: verify labels in the label audit queue or the scraped-review list."
+        return format_html(
+            "<p>n={} · accuracy {} · macro-F1 {} · scored {}</p>",
+            gold["n"],
+            gold.get("accuracy"),
+            gold.get("macro_f1"),
+            gold.get("scored_at", "—"),
+        )
+
     @admin.display(description="training curves")
     def curves(self, version: ModelVersion) -> str:
         return mark_safe(training_curves_svg(version_history(version), f"{version.name}: training"))
@@ -150,6 +171,20 @@ class ModelVersionAdmin(admin.ModelAdmin):
         test = version_test(version)
         svg = confusion_matrix_svg(test.get("confusion") or [], test.get("labels") or list(LABELS), version.name)
         return mark_safe(svg)
+
+    @admin.action(description="Score on the gold set (reviews staff verified)")
+    def score_gold(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+        for version in queryset.order_by("pk"):
+            try:
+                gold = model_version_evaluate_gold(version=version)
+            except StarlingError as exc:
+                self.message_user(request, f"{version.name}: {exc.message}", messages.ERROR)
+                continue
+            if gold.get("n"):
+                summary = f"macro-F1 {gold['macro_f1']} on {gold['n']} verified reviews."
+            else:
+                summary = "no verified reviews to score yet."
+            self.message_user(request, f"Gold set, {version.name}: {summary}", messages.SUCCESS)
 
     @admin.action(description="Activate the selected version (serve it on the site)")
     def activate(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
@@ -256,6 +291,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
         "curves",
         "options",
         "dataset_table",
+        "dataset_snapshot",
         "model_version",
         "created_by",
         "job_id",

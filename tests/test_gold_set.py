@@ -94,3 +94,22 @@ def test_the_compare_page_shows_the_gold_set_beside_the_test_split(staff, traine
     page = staff.get(reverse("admin:ml_modelversion_compare"), {"ids": f"{scored.pk},{unscored.pk}"})
     html = page.content.decode()
     assert "gold set macro-F1 · accuracy (n)" in html and "0.5795 · 0.6226 (n=53)" in html
+
+
+def test_staff_score_versions_on_the_gold_set_from_the_list_and_see_it_on_the_page(staff, trained_checkpoint):
+    labelled_reviews_create(per_class=4)
+    scraped_review_verify(review_ids=ScrapedReview.objects.values_list("pk", flat=True)[:6])
+    version = model_version_create(name="tiny-gold", checkpoint=trained_checkpoint)
+    page_url = reverse("admin:ml_modelversion_change", args=[version.pk])
+    assert "Not scored yet" in staff.get(page_url).content.decode()
+
+    answer = staff.post(
+        reverse("admin:ml_modelversion_changelist"),
+        {"action": "score_gold", "_selected_action": [version.pk]},
+        follow=True,
+    )
+
+    assert "Gold set, tiny-gold: macro-F1" in answer.content.decode()
+    version.refresh_from_db()
+    assert version.gold_metrics["n"] == 6
+    assert "n=6 · accuracy" in staff.get(page_url).content.decode()
