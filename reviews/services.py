@@ -121,11 +121,6 @@ def user_review_set_status(*, review_ids: Iterable[int], status: str) -> int:
     return count
 
 
-def scraped_review_set_excluded(*, review_ids: Iterable[int], excluded: bool) -> int:
-    """Take scraped reviews out of the training dataset, or put them back. Returns how many changed."""
-    return ScrapedReview.objects.filter(pk__in=list(review_ids)).exclude(excluded=excluded).update(excluded=excluded)
-
-
 def company_refresh_aggregates(company_ids: Iterable[int]) -> None:
     """Recompute brands' review counts, star distribution, average stars and mean sentiment from their reviews.
 
