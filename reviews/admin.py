@@ -49,6 +49,9 @@ class ReviewAdmin(admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER  # facet counts over 100,000+ rows cost a query per choice
     list_per_page = 50
 
+    class Media:
+        css = {"all": ("admin/starling-admin.css",)}  # headers and long values wrap inside a 1280-pixel window
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -57,7 +60,7 @@ class ReviewAdmin(admin.ModelAdmin):
 
     @admin.display(description="text")
     def short_text(self, review: ScrapedReview | UserReview) -> str:
-        return Truncator(review.text).chars(90)
+        return Truncator(review.text).chars(60)
 
     @admin.display(description="company", ordering="company__name")
     def company_name(self, review: ScrapedReview | UserReview) -> str:
@@ -72,11 +75,8 @@ class ScrapedReviewAdmin(ReviewAdmin):
         "company_name",
         "stars",
         "training_label",
-        "language",
-        "source",
         "crawl_run_link",
-        "excluded",
-        "gold",
+        "dataset_role",
         "published_at",
     )
     list_display_links = ("id", "short_text")
@@ -155,6 +155,12 @@ class ScrapedReviewAdmin(ReviewAdmin):
         return format_html(
             "<table><tr><th>when</th><th>who</th><th>what</th><th>label</th><th>why</th></tr>{}</table>", rows
         )
+
+    @admin.display(description="in the dataset as")
+    def dataset_role(self, review: ScrapedReview) -> str:
+        if review.excluded:
+            return "excluded"
+        return "gold (evaluation)" if review.is_gold else "training"
 
     @admin.display(description="gold", boolean=True, ordering="verified_at")
     def gold(self, review: ScrapedReview) -> bool:
@@ -252,23 +258,24 @@ class UserReviewAdmin(ReviewAdmin):
         "id",
         "short_text",
         "company_name",
-        "rating",
-        "suggested_rating",
-        "change_from_suggestion",
-        "score",
+        "stars_given",
         "model_name",
         "status",
         "created_at",
     )
     list_display_links = ("id", "short_text")
-    list_filter = ("status", "rating", SuggestionFilter, "model_name", CompanyFilter, CategoryFilter)
+    list_filter = ("status", "rating", "rating_source", SuggestionFilter, "model_name", CompanyFilter, CategoryFilter)
     search_fields = ("text", "=ip_hash")
     search_help_text = "Words from the text, or an exact IP hash."
     date_hierarchy = "created_at"
     readonly_fields = (
         "company_name",
+        "display_name",
+        "title",
         "text",
+        "experienced_on",
         "rating",
+        "rating_source",
         "suggested_rating",
         "change_from_suggestion",
         "score",
@@ -283,6 +290,12 @@ class UserReviewAdmin(ReviewAdmin):
     )
     fields = ("status", *readonly_fields)
     actions = ("hide", "show")
+
+    @admin.display(description="stars (suggested · change · how given)", ordering="rating")
+    def stars_given(self, review: UserReview) -> str:
+        suggested = "no suggestion" if review.suggested_rating is None else f"suggested {review.suggested_rating}"
+        details = [suggested, self.change_from_suggestion(review), review.rating_source or "not recorded"]
+        return format_html("{} <small>({})</small>", review.rating, " · ".join(d for d in details if d != "-"))
 
     @admin.display(description="change")
     def change_from_suggestion(self, review: UserReview) -> str:
