@@ -225,3 +225,19 @@ def test_a_brand_description_staff_wrote_is_on_its_page_and_in_the_api(client):
 
     assert 'id="brand-description">Kettles and teapots, shipped across Europe.</p>' in page
     assert api["description"] == "Kettles and teapots, shipped across Europe."
+
+
+@pytest.mark.django_db
+def test_a_collected_review_shows_its_date_of_experience(client):
+    from datetime import datetime, timezone
+
+    from tests.factories import company_create
+
+    company = company_create(name="Kettle Club")
+    scraped_review_create(
+        company=company, text="Lovely kettle.", experienced_at=datetime(2026, 3, 2, tzinfo=timezone.utc)
+    )
+
+    page = client.get(f"/brands/{company.slug}/").content.decode()
+
+    assert 'Date of experience: <time datetime="2026-03-02">2 March 2026</time>' in page
