@@ -117,7 +117,10 @@ class CompanyAdmin(admin.ModelAdmin):
         *SOURCE_FIELDS,
     )
     fieldsets = (
-        (None, {"fields": ("logo_large", "name", "slug", "domain", "website", "description", "categories", "is_active")}),
+        (
+            None,
+            {"fields": ("logo_large", "name", "slug", "domain", "website", "description", "categories", "is_active")},
+        ),
         (
             "Reviews",
             {

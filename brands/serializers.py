@@ -106,7 +106,13 @@ class BrandDetailSerializer(BrandSerializer):
     star_distribution = serializers.SerializerMethodField()
 
     class Meta(BrandSerializer.Meta):
-        fields = [*BrandSerializer.Meta.fields, "description", "star_distribution", "source_review_count", "source_trust_score"]
+        fields = [
+            *BrandSerializer.Meta.fields,
+            "description",
+            "star_distribution",
+            "source_review_count",
+            "source_trust_score",
+        ]
         read_only_fields = fields
 
     @extend_schema_field(StarDistributionSerializer)

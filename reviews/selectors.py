@@ -29,7 +29,16 @@ def scraped_reviews_with_stars(*, company: Company, stars: int | None = None) ->
     if stars is not None:
         reviews = reviews.filter(stars=stars)
     return reviews.order_by(F("published_at").desc(nulls_last=True), "-id").only(
-        "id", "stars", "title", "text", "published_at", "experienced_at", "author_name", "author_country", "source", "company_id"
+        "id",
+        "stars",
+        "title",
+        "text",
+        "published_at",
+        "experienced_at",
+        "author_name",
+        "author_country",
+        "source",
+        "company_id",
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC
 
 import pytest
 
@@ -229,14 +230,12 @@ def test_a_brand_description_staff_wrote_is_on_its_page_and_in_the_api(client):
 
 @pytest.mark.django_db
 def test_a_collected_review_shows_its_date_of_experience(client):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from tests.factories import company_create
 
     company = company_create(name="Kettle Club")
-    scraped_review_create(
-        company=company, text="Lovely kettle.", experienced_at=datetime(2026, 3, 2, tzinfo=timezone.utc)
-    )
+    scraped_review_create(company=company, text="Lovely kettle.", experienced_at=datetime(2026, 3, 2, tzinfo=UTC))
 
     page = client.get(f"/brands/{company.slug}/").content.decode()
 
