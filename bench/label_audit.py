@@ -2,12 +2,13 @@
 
 Reads ../shared/data/trustpilot_reviews_sample.csv directly (no database), flips a fraction of its
 labels (8 % by default) at random to another class with a fixed seed, runs the audit's out-of-fold
-confident learning (ml.label_noise) and the same ranking over TF-IDF + logistic-regression
-out-of-fold probabilities, and reports, for each, how many of the first K suspects (K = the number
-flipped) are flipped rows ("precision at K"), how many suspects there are, and the time taken.
+confident learning (ml.label_noise: fastText combined with TF-IDF + logistic regression, or the network
+alone with --network-only) and the same ranking over TF-IDF + logistic-regression out-of-fold
+probabilities alone (the baseline), and reports, for each, how many of the first K suspects (K = the
+number flipped) are flipped rows ("precision at K"), how many suspects there are, and the time taken.
 
-    .venv/bin/python bench/label_audit.py [--flip 0.08] [--folds 5] [--seeds 1234,1235,1236] [--passes 2]
-        [--skip-baseline] [--json OUT] [--save OUT.npz]
+    .venv/bin/python bench/label_audit.py [--flip 0.08] [--flip-seed 7] [--folds 5] [--seeds 1234,1235,1236]
+        [--passes 2] [--network-only] [--skip-baseline] [--json OUT] [--save OUT.npz]
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from ml.config import TrainingOptions  # noqa: E402
-from ml.label_noise import fold_assignment, label_noise_find, rank_suspects  # noqa: E402
+from ml.label_noise import label_noise_find, linear_out_of_fold_probabilities, rank_suspects  # noqa: E402
 from reviews.labels import LABELS  # noqa: E402
 
 
@@ -39,27 +40,6 @@ def flipped_labels(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.n
     noisy = labels.copy()
     noisy[flipped] = (labels[flipped] + rng.integers(1, len(LABELS), size=len(flipped))) % len(LABELS)
     return noisy, flipped
-
-
-def tfidf_logreg_probabilities(texts: list[str], labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
-    """Out-of-fold probabilities from word 1-2-gram + char 2-5-gram TF-IDF and logistic regression (C=3)."""
-    from scipy.sparse import hstack
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-    assignment = fold_assignment(texts, labels, folds=folds, seed=seed)
-    result = np.zeros((len(texts), len(LABELS)))
-    for fold in range(folds):
-        train, held = np.flatnonzero(assignment != fold), np.flatnonzero(assignment == fold)
-        words = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
-        chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True)
-        train_texts = [texts[i] for i in train]
-        x_train = hstack([words.fit_transform(train_texts), chars.fit_transform(train_texts)]).tocsr()
-        held_texts = [texts[i] for i in held]
-        x_held = hstack([words.transform(held_texts), chars.transform(held_texts)]).tocsr()
-        model = LogisticRegression(C=3.0, max_iter=3000).fit(x_train, labels[train])
-        result[held] = model.predict_proba(x_held)
-    return result
 
 
 def scored(name: str, suspects: list, flipped: np.ndarray, seconds: float) -> dict:
@@ -87,6 +67,9 @@ def main() -> None:
     )
     parser.add_argument("--architecture", default="fasttext")
     parser.add_argument("--passes", type=int, default=2, help="2: a second pass trains without the first's doubts")
+    parser.add_argument(
+        "--network-only", action="store_true", help="the audit without the TF-IDF + logistic-regression family"
+    )
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--json", default="")
     parser.add_argument("--save", default="", help="save the out-of-fold probabilities to this .npz")
@@ -106,7 +89,7 @@ def main() -> None:
     results = []
     if not args.skip_baseline:
         started = time.perf_counter()
-        probabilities = tfidf_logreg_probabilities(texts, noisy, args.folds, seeds[0])
+        probabilities = linear_out_of_fold_probabilities(texts, noisy, folds=args.folds, seed=seeds[0])
         _, suspects = rank_suspects(probabilities, noisy, texts)
         results.append(scored("tfidf+logreg", suspects, flipped, time.perf_counter() - started))
         print(json.dumps(results[-1]), flush=True)
@@ -117,9 +100,11 @@ def main() -> None:
         folds=args.folds,
         seeds=seeds,
         passes=args.passes,
+        linear=not args.network_only,
         report=lambda progress, message: print(f"  {progress:5.0%} {message}", file=sys.stderr, flush=True),
     )
-    results.append(scored(f"audit ({args.architecture})", audit.suspects, flipped, audit.seconds))
+    method = f"audit ({args.architecture}{'' if args.network_only else ' + tfidf/logreg'})"
+    results.append(scored(method, audit.suspects, flipped, audit.seconds))
     print(json.dumps(results[-1]), flush=True)
     if args.save:
         np.savez(args.save, probabilities=audit.probabilities, noisy=noisy, flipped=flipped, labels=labels)

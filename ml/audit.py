@@ -8,7 +8,8 @@ each one (`label_suspects_resolve`), with the audit trail of `reviews.label_chan
 
 `--exclude` (and `audit_suspects_exclude`) takes out the suspects whose suggested label has an
 out-of-fold probability of at least `EXCLUDE_CONFIDENCE` (0.9): on the Trustpilot sample with 8 % of
-its labels flipped, most suspects that sure are flipped rows (docs/PERFORMANCE.md).
+its labels flipped, about half the suspects that sure are flipped rows and most of the rest are the
+sample's own mismatched stars (docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class AuditOptions:
     language: str = "en"
     include_user_reviews: bool = False
     architecture: str = "fasttext"
+    linear: bool = True  # combine a TF-IDF + logistic-regression family with the network (ml.label_noise)
 
     BOUNDS = {"folds": (2, 20), "seeds": (1, 5), "passes": (1, 3), "epochs": (0, 100)}
 
@@ -67,6 +69,8 @@ class AuditOptions:
                     raise AuditOptionsError(
                         f"Audit option {name}={value!r} must be between {low} and {high}.", field=name
                     )
+        if "linear" in params and not isinstance(params["linear"], bool):
+            raise AuditOptionsError(f"Audit option linear={params['linear']!r} must be true or false.", field="linear")
         training = TrainingOptions.from_params(
             {key: params[key] for key in ("language", "include_user_reviews", "architecture") if key in params}
         )
@@ -132,6 +136,7 @@ def audit_run_execute(run: AuditRun, *, report: Report | None = None) -> AuditRu
         folds=options.folds,
         seeds=options.seed_list,
         passes=options.passes,
+        linear=options.linear,
         report=progress,
     )
     suspects = []
@@ -159,6 +164,7 @@ def audit_run_execute(run: AuditRun, *, report: Report | None = None) -> AuditRu
                 "folds": result.folds,
                 "seeds": list(result.seeds),
                 "passes": options.passes,
+                "linear": result.linear,
                 "thresholds": {label: round(float(t), 4) for label, t in zip(LABELS, result.thresholds, strict=True)},
                 "suspects": len(suspects),
                 "seconds": round(result.seconds, 1),

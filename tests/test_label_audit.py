@@ -11,8 +11,8 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from ml.audit import audit_run_foreground, audit_run_start
-from ml.label_noise import label_noise_find
+from ml.audit import AuditOptions, AuditOptionsError, audit_run_foreground, audit_run_start
+from ml.label_noise import combined_probabilities, label_noise_find, linear_out_of_fold_probabilities
 from ml.models import AuditRun, LabelSuspect
 from reviews.labels import LABELS
 from reviews.models import LabelChange, ScrapedReview
@@ -56,6 +56,20 @@ def test_out_of_fold_confident_learning_ranks_the_flipped_rows_first():
             assert suspect.suggested == true[suspect.index]
     assert result.probabilities.shape == (len(texts), 3)
     assert np.allclose(result.probabilities.sum(axis=1), 1.0, atol=1e-4)
+
+
+def test_the_network_alone_and_the_tfidf_family_alone_score_every_row_out_of_fold():
+    texts, noisy, true = generated_rows()
+    network = label_noise_find(texts, noisy, folds=3, passes=1, linear=False, options=_options(epochs=3))
+    assert not network.linear and len({s.index for s in network.suspects[: len(FLIPPED)]} & set(FLIPPED)) >= 5
+    linear = linear_out_of_fold_probabilities(texts, noisy, folds=3, seed=1234)
+    assert linear.shape == (len(texts), 3) and np.allclose(linear.sum(axis=1), 1.0)
+    assert (linear[list(FLIPPED)].argmax(axis=1) == true[list(FLIPPED)]).sum() >= 5  # it did not see their labels
+    combined = combined_probabilities([network.probabilities, linear])
+    assert np.allclose(combined.sum(axis=1), 1.0) and (combined.argmax(axis=1) == true).mean() > 0.9
+    with pytest.raises(AuditOptionsError):
+        AuditOptions.from_params({"linear": "yes"})
+    assert AuditOptions.from_params({"linear": False}).linear is False and AuditOptions().linear
 
 
 def test_exact_duplicates_with_conflicting_labels_are_suspects():
