@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import subprocess
 import sys
+from functools import partial
 
 from django.conf import settings
 
@@ -26,9 +29,16 @@ def crawl_run_job(run_label: str, run_id: int) -> str:
 def _crawl_in_child_process(run: CrawlRun) -> None:
     """Run the crawl in a child process (fanning out large crawls) and fail with its reason if the child fails."""
     command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "crawl", "--run-id", str(run.pk), "--fan-out"]
-    # die_with_parent: a worker killed mid-crawl takes its crawl process with it (no orphan crawling on).
+    # A worker killed mid-crawl takes its crawl process with it at once: SIGKILL, not Scrapy's graceful
+    # SIGTERM, which finishes the requests in flight and can run on for half a minute on a busy machine.
+    # The run is failed and retried; its reviews are committed in whole batches, so nothing is half-written.
     completed = subprocess.run(
-        command, cwd=settings.BASE_DIR, capture_output=True, text=True, check=False, preexec_fn=die_with_parent
+        command,
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=partial(die_with_parent, parent_pid=os.getpid(), sig=signal.SIGKILL),
     )
     if completed.returncode != 0:
         output = completed.stderr or completed.stdout or ""
