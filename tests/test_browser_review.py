@@ -362,6 +362,9 @@ def test_an_unknown_brand_says_so_and_offers_another(browser, live_url, brands, 
     browser.save_screenshot(str(ARTIFACTS / f"unknown-brand-{width}.png"))
     browser.find_element(By.ID, "next-brand").click()  # the notice belongs to the first brand shown
     wait(browser, lambda: not browser.find_elements(By.ID, "brand-notice"))
+    # The next brand's logo loads before the test's database goes away (a late request would be a 404).
+    logo_loaded = "const logo = document.getElementById('brand-logo'); return logo.complete && logo.naturalWidth > 0"
+    wait(browser, lambda: browser.execute_script(logo_loaded))
 
 
 @WIDTHS
