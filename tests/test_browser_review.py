@@ -302,6 +302,7 @@ def test_review_another_brand_without_reloading(browser, live_url, brands):
     assert all(a != b for a, b in itertools.pairwise(seen))
     heading = browser.find_element(By.ID, "review-heading").text
     assert heading == f"What do you think of {seen[-1]}?"
+    wait(browser, lambda: logo_loaded(browser))
 
     # The brand switched in place is the one the review is stored for (its token is that brand's).
     type_text(browser, POSITIVE)
@@ -362,9 +363,7 @@ def test_an_unknown_brand_says_so_and_offers_another(browser, live_url, brands, 
     browser.save_screenshot(str(ARTIFACTS / f"unknown-brand-{width}.png"))
     browser.find_element(By.ID, "next-brand").click()  # the notice belongs to the first brand shown
     wait(browser, lambda: not browser.find_elements(By.ID, "brand-notice"))
-    # The next brand's logo loads before the test's database goes away (a late request would be a 404).
-    logo_loaded = "const logo = document.getElementById('brand-logo'); return logo.complete && logo.naturalWidth > 0"
-    wait(browser, lambda: browser.execute_script(logo_loaded))
+    wait(browser, lambda: logo_loaded(browser))
 
 
 @WIDTHS
@@ -381,6 +380,13 @@ def test_an_unknown_brand_page_is_a_styled_404_with_a_way_back(browser, live_url
     cards = browser.find_elements(By.CSS_SELECTOR, ".brand-card-name")
     assert sorted(card.text for card in cards) == sorted(b.name for b in brands)
     assert fits_the_screen(browser)
+
+
+def logo_loaded(driver) -> bool:
+    """The brand's logo has loaded: wait for it before a test ends, or its late request finds no database (a 404)."""
+    return driver.execute_script(
+        "const logo = document.getElementById('brand-logo'); return logo.complete && logo.naturalWidth > 0"
+    )
 
 
 def why_state(driver) -> dict:
