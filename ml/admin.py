@@ -15,6 +15,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from core.errors import StarlingError
+from core.job_admin import JobRunStartAdmin
 from ml.charts import confusion_matrix_svg, training_curves_svg
 from ml.forms import TrainingRunStartForm
 from ml.live_quality_admin import live_quality_view
@@ -278,7 +279,11 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(TrainingRun)
-class TrainingRunAdmin(admin.ModelAdmin):
+class TrainingRunAdmin(JobRunStartAdmin, admin.ModelAdmin):
+    start_form = TrainingRunStartForm
+    start_title = "Start a training run"
+    start_template = "admin/ml/trainingrun/start.html"
+    run_noun = "Training"
     list_display = ("__str__", "progress_percent", "model_version", "created_at")
     list_filter = ("status",)
     actions = ("retry",)
@@ -342,28 +347,5 @@ class TrainingRunAdmin(admin.ModelAdmin):
                 return
             self.message_user(request, f"Started training #{new.pk} (retry of #{run.pk}).", messages.SUCCESS)
 
-    def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None) -> HttpResponse:
-        """The start form: options → an RQ job on the "training" queue."""
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        form = TrainingRunStartForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                run = training_run_start(params=form.cleaned_data, user=request.user)
-            except StarlingError as exc:
-                self.message_user(request, str(exc), messages.ERROR)
-            else:
-                self.message_user(request, f"Training #{run.pk} is queued.", messages.SUCCESS)
-                return HttpResponseRedirect(reverse("admin:ml_trainingrun_change", args=[run.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Start a training run",
-            "form": form,
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/ml/trainingrun/start.html", context)
-
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
-        run = get_object_or_404(TrainingRun, pk=object_id)
-        extra = {**(extra_context or {}), "refresh_seconds": None if run.is_finished else 5}
-        return super().change_view(request, object_id, form_url, extra)
+    def run_start(self, request: HttpRequest, params: dict) -> TrainingRun:
+        return training_run_start(params=params, user=request.user)

@@ -12,13 +12,13 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import Truncator
 
 from core.errors import StarlingError
+from core.job_admin import JobRunStartAdmin
 from ml.audit import AuditOptions, Resolution, audit_run_start, label_suspects_resolve
 from ml.models import AuditRun, LabelSuspect
 
@@ -52,7 +52,11 @@ class AuditStartForm(forms.Form):
 
 
 @admin.register(AuditRun)
-class AuditRunAdmin(admin.ModelAdmin):
+class AuditRunAdmin(JobRunStartAdmin, admin.ModelAdmin):
+    start_form = AuditStartForm
+    start_title = "Start a label audit"
+    start_template = "admin/ml/auditrun/start.html"
+    run_noun = "Label audit"
     list_display = ("__str__", "progress_percent", "rows", "suspects_link", "created_at")
     list_filter = ("status",)
     change_form_template = "admin/ml/auditrun/change_form.html"
@@ -95,31 +99,8 @@ class AuditRunAdmin(admin.ModelAdmin):
         url = reverse("admin:ml_labelsuspect_changelist") + f"?audit_run__id__exact={run.pk}&resolution__exact=open"
         return format_html('<a href="{}">{} to review</a> of {}', url, run.open_suspects, run.all_suspects)
 
-    def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None) -> HttpResponse:
-        """The start form: options → an RQ job on the "training" queue."""
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        form = AuditStartForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                run = audit_run_start(params=form.cleaned_data, user=request.user)
-            except StarlingError as exc:
-                self.message_user(request, str(exc), messages.ERROR)
-            else:
-                self.message_user(request, f"Label audit #{run.pk} is queued.", messages.SUCCESS)
-                return HttpResponseRedirect(reverse("admin:ml_auditrun_change", args=[run.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Start a label audit",
-            "form": form,
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/ml/auditrun/start.html", context)
-
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
-        run = get_object_or_404(AuditRun, pk=object_id)
-        extra = {**(extra_context or {}), "refresh_seconds": None if run.is_finished else 5}
-        return super().change_view(request, object_id, form_url, extra)
+    def run_start(self, request: HttpRequest, params: dict) -> AuditRun:
+        return audit_run_start(params=params, user=request.user)
 
 
 @admin.register(LabelSuspect)
