@@ -32,6 +32,10 @@ def _no_constant(name: str) -> float:
     raise ValueError(f"{name} is not a JSON value")
 
 
+# One decoder for every call (`json.loads` with options builds a new one each time).
+_decoder = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float)
+
+
 def _depth(value: Any) -> int:
     """How deeply arrays and objects nest in a parsed value (a scalar is 0), without recursion."""
     if not isinstance(value, dict | list):
@@ -52,10 +56,11 @@ def strict_json_loads(text: str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """
     too_deep = f"JSON nested more than {max_depth} levels deep"
     try:
-        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+        value = _decoder.decode(text)
     except RecursionError:  # the decoder gives up near the interpreter's recursion limit
         raise ValueError(too_deep) from None
-    if _depth(value) > max_depth:
+    # Fewer brackets than the limit cannot nest deeper than it (counting is cheap; walking is not).
+    if text.count("[") + text.count("{") > max_depth and _depth(value) > max_depth:
         raise ValueError(too_deep)
     return value
 

@@ -39,6 +39,7 @@ from twisted.internet import reactor
 from twisted.web import http
 
 from core.asgi_limits import body_too_large, refusal
+from core.ws_frames import client_text_frame, server_text_frame
 
 LISTEN_BACKLOG = 1024
 LINE_MAX_BYTES = 8192  # the request line, and each header line (nginx: large_client_header_buffers 4 8k)
@@ -207,6 +208,88 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
         # Left to itself the kernel grows a socket's send buffer to megabytes of answers nobody reads.
         with contextlib.suppress(AttributeError, OSError):  # not a plain TCP socket: left as it is
             self.transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, WEBSOCKET_SEND_BUFFER_BYTES)
+
+    def dataReceived(self, data: bytes) -> None:
+        # Whole text frames go straight to the application (`core.ws_frames`); autobahn gets the rest
+        # from where it starts, and everything while it holds a partial frame or message of its own.
+        if (
+            self.state == self.STATE_OPEN
+            and not self.data
+            and self.current_frame is None
+            and not self.inside_message
+            and self._perMessageCompress is None
+        ):
+            taken = self._take_text_frames(data)
+            if taken == len(data):
+                return
+            data = data[taken:]
+        super().dataReceived(data)
+
+    def _take_text_frames(self, data: bytes) -> int:
+        """Hand the whole text frames at the start of `data` to the application; how many bytes they took."""
+        limits = [limit for limit in (self.maxMessagePayloadSize, self.maxFramePayloadSize) if limit > 0]
+        max_payload = min(limits, default=0)
+        taken = 0
+        while not self.reading_paused and self.state == self.STATE_OPEN:
+            frame = client_text_frame(data, taken, max_payload)
+            if frame is None:
+                break
+            text, taken = frame
+            self.text_received(text)
+        self.trafficStats.incomingOctetsWireLevel += taken
+        return taken
+
+    def text_received(self, text: str) -> None:
+        """A whole text message: what Daphne's `onMessage` does with one, without decoding it again."""
+        if self.muted:
+            return
+        self.last_ping = time.time()
+        self.application_queue.put_nowait({"type": "websocket.receive", "text": text})
+        self.reading_update()
+
+    def sendMessage(self, payload, isBinary=False, fragmentSize=None, sync=False, doNotCompress=False):
+        # An answer (text, one frame, nothing queued before it) is framed here and written at once.
+        if (
+            not isBinary
+            and fragmentSize is None
+            and not sync
+            and self.state == self.STATE_OPEN
+            and self.send_state == self.SEND_STATE_GROUND
+            and not self.send_queue
+            and self._perMessageCompress is None
+            and not self.autoFragmentSize
+            and not 0 < self.maxMessagePayloadSize < len(payload)
+        ):
+            frame = server_text_frame(payload)
+            if frame is not None:
+                self._write_through(frame)
+                return
+        super().sendMessage(payload, isBinary, fragmentSize, sync, doNotCompress)
+
+    def _write_through(self, data: bytes) -> None:
+        """Send `data` on the socket now when nothing is waiting before it; Twisted buffers whatever is left.
+
+        Twisted's `write` always buffers and sends on the next turn of the event loop, which costs a
+        registration with the selector and back for every answer.
+        """
+        transport = self.transport
+        if (
+            getattr(transport, "TLS", None) is False  # a plain TCP connection of this version of Twisted
+            and transport.connected
+            and not transport.disconnecting
+            and not transport._tempDataLen
+            and transport.offset == len(transport.dataBuffer)
+        ):
+            try:
+                sent = transport.socket.send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                sent = 0  # Twisted's own write finds the error and closes the connection as it does
+            data = data[sent:]
+            if not data:
+                return
+        transport.write(data)
 
     def processData(self) -> bool:
         # While paused, frames already read wait in autobahn's buffer instead of the application's queue.

@@ -31,6 +31,7 @@ the same result as encoding it whole, and scores the batch in one call.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
@@ -43,6 +44,7 @@ from typing import NamedTuple
 
 import redis
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db import connections
@@ -264,6 +266,9 @@ class TextBudget:
     window is taken one text at a time, exactly). Texts taken but not used within HOLD_S are given
     up. So an address counts the same in Redis across processes and transports, and is refused at
     most a 64th of its budget early in a window (a refused chunk counts whole, as any refused hit).
+
+    A chunk half used up is topped up in the background, so a busy address's texts do not all wait
+    for one Redis round trip each time its chunk runs out; what it holds is then at most two chunks.
     """
 
     CHUNK_MAX = 64
@@ -273,13 +278,44 @@ class TextBudget:
     def __init__(self) -> None:
         self.held: dict[tuple[str, str], list[float]] = {}  # (address, rate) -> [texts left, taken at, chunk size]
         self.refills: dict[tuple[str, str], asyncio.Lock] = {}  # one trip to the shared count at a time
+        self.topping_up: dict[tuple[str, str], asyncio.Task] = {}  # at most one top-up per address at a time
 
     def _take_held(self, key: tuple[str, str], now: float) -> bool:
         held = self.held.get(key)
         if held is not None and held[0] >= 1 and now - held[1] < self.HOLD_S:
             held[0] -= 1
+            if held[2] > 1 and held[0] <= held[2] // 2:
+                self._top_up(key)
             return True
         return False
+
+    def _chunk(self, key: tuple[str, str], now: float) -> int:
+        """How many texts to take next: twice the last chunk when it was used up in time, else half."""
+        held = self.held.get(key)
+        if held is None:
+            return 1
+        used_up = now - held[1] < self.HOLD_S
+        largest = min(self.CHUNK_MAX, rate_parse(key[1])[0] // 64)
+        return max(1, min(largest, int(held[2]) * 2 if used_up else int(held[2]) // 2))
+
+    def _top_up(self, key: tuple[str, str]) -> None:
+        if key not in self.topping_up:
+            self.topping_up[key] = asyncio.create_task(self._topped_up(key))
+            self.topping_up[key].add_done_callback(lambda _: self.topping_up.pop(key, None))
+
+    async def _topped_up(self, key: tuple[str, str]) -> None:
+        async with self.refills.setdefault(key, asyncio.Lock()):
+            held, now = self.held.get(key), time.monotonic()
+            if held is None or held[0] > held[2] // 2 or now - held[1] >= self.HOLD_S:
+                return  # refilled meanwhile, or no longer busy: the next text takes the usual way
+            chunk = self._chunk(key, now)
+            if await asyncio.to_thread(rate_limit_take, "predict", key[0], key[1], chunk) is None:
+                held = self.held.get(key)
+                if held is not None and time.monotonic() - held[1] < self.HOLD_S:
+                    held[0] += chunk
+                    held[1], held[2] = time.monotonic(), chunk
+                else:
+                    self.held[key] = [chunk, time.monotonic(), chunk]
 
     async def take(self, address: str, rate: str | None) -> float | None:
         """One text from `address`'s budget: None when allowed, else seconds until it may try again."""
@@ -296,11 +332,7 @@ class TextBudget:
             now = time.monotonic()
             if self._take_held(key, now):  # another connection of the address refilled meanwhile
                 return None
-            held, chunk = self.held.get(key), 1
-            if held is not None:
-                used_up = now - held[1] < self.HOLD_S
-                largest = min(self.CHUNK_MAX, rate_parse(rate)[0] // 64)
-                chunk = max(1, min(largest, int(held[2]) * 2 if used_up else int(held[2]) // 2))
+            chunk = self._chunk(key, now)
             wait = await asyncio.to_thread(rate_limit_take, "predict", address, rate, chunk)
             self.held[key] = [0, now, 1] if wait is not None else [chunk - 1, now, chunk]
             return wait
@@ -315,6 +347,11 @@ def text_budget() -> TextBudget:
     if loop not in _text_budgets:
         _text_budgets[loop] = TextBudget()
     return _text_budgets[loop]
+
+
+# Strict: NaN or Infinity would make an answer that is not JSON; refusing to encode it is a bug's error.
+# One encoder for every answer (`json.dumps` with options builds a new one each call).
+_encode_answer = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 
 def _id_problem(message_id: object) -> str | None:
@@ -342,6 +379,7 @@ class SentimentConsumer(AsyncJsonWebsocketConsumer):
         self.waiting: tuple[object, str, bool] | None = None  # (id, text, explain) not yet handed to the scorer
         self.typing = TypingState()  # this connection's last text, so the next is encoded from the change
         self.predict_rate = scope_rate("predict")
+        self.batcher, self.budget = sentiment_batcher(), text_budget()
         self.scorer: asyncio.Task | None = None
         self.keeper: asyncio.Task | None = None
         self.closing = False
@@ -358,6 +396,14 @@ class SentimentConsumer(AsyncJsonWebsocketConsumer):
             )
             return
         self.keeper = asyncio.create_task(self.keep_hold())
+
+    async def __call__(self, scope: dict, receive, send) -> None:
+        # With no channel layer a connection has one source of messages, read here in turn: Channels'
+        # own loop waits on its sources with a new task and an `asyncio.wait` per message.
+        self.scope, self.base_send = scope, send
+        with contextlib.suppress(StopConsumer):
+            while True:
+                await self.dispatch(await receive())
 
     async def dispatch(self, message: dict) -> None:
         # Channels closes stale database connections before every message, a hop to a thread
@@ -444,14 +490,14 @@ class SentimentConsumer(AsyncJsonWebsocketConsumer):
             message_id, text, explain = self.waiting
             self.waiting = None
             # The address's budget is taken only for a text about to be scored, never for a stale one.
-            wait = await text_budget().take(self.address, self.predict_rate)
+            wait = await self.budget.take(self.address, self.predict_rate)
             if wait is not None:
                 await self.send_error(
                     message_id, f"Too many texts scored from your address: try again in {math.ceil(wait)} seconds."
                 )
                 continue
             try:
-                prediction = await sentiment_batcher().score(text, self.typing, explain)
+                prediction = await self.batcher.score(text, self.typing, explain)
                 answer = await self.encode_json({**prediction, "id": message_id})
             except Exception:
                 await self.send_error(message_id, "Scoring failed; try again in a moment.")
@@ -470,5 +516,4 @@ class SentimentConsumer(AsyncJsonWebsocketConsumer):
 
     @classmethod
     async def encode_json(cls, content: object) -> str:
-        # Strict: NaN or Infinity would make an answer that is not JSON; refusing to encode it is a bug's error.
-        return json.dumps(content, separators=(",", ":"), allow_nan=False)
+        return _encode_answer(content)

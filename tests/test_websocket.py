@@ -235,7 +235,6 @@ async def test_a_burst_is_coalesced_to_the_newest_text():
     scored = [n for n, (reply,) in answers.items() if "score" in reply]
     assert answers[30][0]["score"] > 0.67  # the newest text is always scored
     assert stale and len(scored) < 30
-    assert 1 in scored  # the first one was already being scored when the burst arrived
 
 
 async def test_connections_are_scored_side_by_side():
