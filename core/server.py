@@ -14,6 +14,10 @@ size is looked at; an over-long request line or header closes the connection wit
   HEADERS_MAX_BYTES in all or more than HEADERS_MAX_COUNT of them, 431;
 - the listen backlog takes LISTEN_BACKLOG connections at once.
 
+It is also faster on the live-scoring path: a websocket reads whole text frames and writes its
+answers itself (`core.ws_frames`), sending an answer on the socket at once when nothing waits before
+it, and leaves every other frame to autobahn from where it starts.
+
 `manage.py serve` runs it; `daphne_command` is the argv that starts it. deploy/nginx.conf holds the
 same line, header and body limits for the production proxy.
 """

@@ -264,11 +264,12 @@ class TextBudget:
     address's connections here; a chunk doubles while its texts are used up within HOLD_S and halves
     when they are not, up to CHUNK_MAX and never over a 64th of the budget (a budget under 128 a
     window is taken one text at a time, exactly). Texts taken but not used within HOLD_S are given
-    up. So an address counts the same in Redis across processes and transports, and is refused at
-    most a 64th of its budget early in a window (a refused chunk counts whole, as any refused hit).
+    up. So an address counts the same in Redis across processes and transports (a refused chunk
+    counts whole, as any refused hit).
 
     A chunk half used up is topped up in the background, so a busy address's texts do not all wait
-    for one Redis round trip each time its chunk runs out; what it holds is then at most two chunks.
+    for one Redis round trip each time its chunk runs out; what it holds is then at most two chunks,
+    and it may be refused up to two 64ths of its budget early (never late).
     """
 
     CHUNK_MAX = 64

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from websockets.frames import Frame, Opcode
 from websockets.sync.client import connect
 
 from core.errors import error_json
@@ -125,6 +126,11 @@ def post_head(content_length: str, path: str = "/api/predict/") -> bytes:
     ).encode()
 
 
+def client_frame(payload: bytes, opcode: Opcode = Opcode.TEXT, fin: bool = True) -> bytes:
+    """A frame as a browser sends it, masked with a random key (the `websockets` library's framing)."""
+    return Frame(opcode, payload, fin=fin).serialize(mask=True, extensions=[])
+
+
 def score(ws, n: int) -> dict:
     ws.send(json.dumps({"text": f"{TEXT} {n}", "id": n}))
     while True:
@@ -170,6 +176,100 @@ class Flooder(threading.Thread):
             self.stopped_reading.set()  # cut off
         finally:
             sock.close()
+
+
+class RawWebsocket:
+    """A websocket client on a plain socket: frames are written as given, so one write can mix kinds of frame."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(
+            f"GET /ws/sentiment/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Origin: http://127.0.0.1:{port}\r\n\r\n".encode()
+        )
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += self.sock.recv(1)
+        assert head.startswith(b"HTTP/1.1 101")
+
+    def _exactly(self, size: int) -> bytes:
+        data = b""
+        while len(data) < size:
+            chunk = self.sock.recv(size - len(data))
+            if not chunk:
+                raise EOFError
+            data += chunk
+        return data
+
+    def frame(self) -> tuple[int, bytes]:
+        """The next frame from the server (its opcode and payload); EOFError when the connection ended."""
+        first, second = self._exactly(2)
+        size = second & 0x7F
+        if size == 126:
+            size = int.from_bytes(self._exactly(2), "big")
+        elif size == 127:
+            size = int.from_bytes(self._exactly(8), "big")
+        return first & 0x0F, self._exactly(size)
+
+    def answers(self, until_id: object) -> tuple[dict[object, dict], list[bytes]]:
+        """Answers by id, and the payloads of the pongs, until the answer to `until_id` has come."""
+        answers, pongs = {}, []
+        while until_id not in answers or answers[until_id].get("stale"):
+            opcode, payload = self.frame()
+            if opcode == 0xA:
+                pongs.append(payload)
+            elif opcode == 0x1:
+                answer = json.loads(payload)
+                assert answer["id"] not in answers or answers[answer["id"]].get("stale"), "answered twice"
+                answers[answer["id"]] = answer
+        return answers, pongs
+
+
+def message(message_id: object, text: str = TEXT) -> bytes:
+    return json.dumps({"text": text, "id": message_id}).encode()
+
+
+def test_whole_text_frames_fragments_and_pings_in_one_write_are_all_answered(site):
+    ws = RawWebsocket(site.port)
+    fragmented = message("fragmented", TEXT + " Second half.")
+    ws.sock.sendall(
+        client_frame(message("short"))
+        + client_frame(b"are you there?", opcode=Opcode.PING)
+        + client_frame(fragmented[:20], fin=False)
+        + client_frame(fragmented[20:], opcode=Opcode.CONT)
+        + client_frame(message("long", TEXT * 4))  # over 125 bytes: a 16-bit length
+    )
+    answers, pongs = ws.answers(until_id="long")
+    assert pongs == [b"are you there?"]
+    assert set(answers) == {"short", "fragmented", "long"}  # each answered once, scored or overtaken
+    assert all("score" in answer or answer == {"id": key, "stale": True} for key, answer in answers.items())
+    assert answers["long"]["score"] > 0.5
+
+
+def test_a_frame_split_across_reads_is_answered(site):
+    ws = RawWebsocket(site.port)
+    frame = client_frame(message(1))
+    ws.sock.sendall(frame[:3])
+    time.sleep(0.3)
+    ws.sock.sendall(frame[3:-5])
+    time.sleep(0.3)
+    ws.sock.sendall(frame[-5:] + client_frame(message(2)))
+    answers, _ = ws.answers(until_id=2)
+    assert "score" in answers[2]
+
+
+def test_invalid_utf8_ends_that_connection_only(site):
+    broken, visitor = RawWebsocket(site.port), RawWebsocket(site.port)
+    broken.sock.sendall(client_frame(b'{"text": "caf\xe9", "id": 1}'))
+    with pytest.raises((EOFError, ConnectionResetError)):  # autobahn drops a failed connection
+        while True:
+            opcode, payload = broken.frame()
+            if opcode == 0x8:  # a close frame: 1007, invalid payload data
+                assert int.from_bytes(payload[:2], "big") == 1007
+    visitor.sock.sendall(client_frame(message("still here")))
+    assert "score" in visitor.answers(until_id="still here")[0]["still here"]
 
 
 def test_a_client_that_never_reads_its_answers_is_stopped_and_others_still_get_answers(site):

@@ -29,22 +29,14 @@ PREDICTS_A_MINUTE = 4
 TEXT = "Friendly staff and quick delivery, I would order again."
 
 
-@pytest.fixture
-def daphne(subprocess_env) -> Iterator[int]:
-    """Daphne serving this test's database, its budgets in this test's Redis, kept small; yields the port."""
+@contextlib.contextmanager
+def serving(subprocess_env: dict[str, str], **settings: str) -> Iterator[int]:
+    """Daphne serving this test's database, its budgets in this test's Redis, with `settings`; yields the port."""
     port = free_port()
-    env = {
-        **subprocess_env,
-        "THROTTLE_PREDICT": f"{PREDICTS_A_MINUTE}/min",
-        "SENTIMENT_WS_CONNECTIONS_PER_ADDRESS": str(CONNECTIONS),
-        "SENTIMENT_WS_RATE": "2",
-        "SENTIMENT_WS_BURST": "4",
-        "SENTIMENT_WS_REFUSED_BEFORE_CLOSE": "3",
-    }
     server = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
         cwd=ROOT,
-        env=env,
+        env={**subprocess_env, **settings},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -58,6 +50,20 @@ def daphne(subprocess_env) -> Iterator[int]:
     finally:
         server.terminate()
         server.wait(timeout=15)
+
+
+@pytest.fixture
+def daphne(subprocess_env) -> Iterator[int]:
+    """Daphne with small budgets; yields the port."""
+    with serving(
+        subprocess_env,
+        THROTTLE_PREDICT=f"{PREDICTS_A_MINUTE}/min",
+        SENTIMENT_WS_CONNECTIONS_PER_ADDRESS=str(CONNECTIONS),
+        SENTIMENT_WS_RATE="2",
+        SENTIMENT_WS_BURST="4",
+        SENTIMENT_WS_REFUSED_BEFORE_CLOSE="3",
+    ) as port:
+        yield port
 
 
 @contextlib.contextmanager
@@ -116,6 +122,25 @@ def test_websocket_texts_and_http_predict_share_one_budget(daphne):
     assert [reply.get("score") is not None for reply in replies] == [True, True, False]
     assert replies[2]["error"].startswith("Too many texts scored from your address: try again in ")
     assert predict_status(daphne) == 429
+
+
+def test_a_busy_address_scores_its_budget_taken_in_chunks_and_no_more(subprocess_env):
+    # 256 a minute: the server takes the budget in chunks of up to 4 (a 64th), topped up ahead.
+    with (
+        serving(subprocess_env, THROTTLE_PREDICT="256/min", SENTIMENT_WS_RATE="1e3", SENTIMENT_WS_BURST="1000") as port,
+        socket(port) as ws,
+    ):
+        scored = 0
+        for n in range(300):
+            ws.send(json.dumps({"text": f"{TEXT} {n}", "id": n}))
+            reply = answer(ws)
+            if "error" in reply:
+                assert reply["error"].startswith("Too many texts scored from your address: try again in ")
+                break
+            assert reply["score"] is not None
+            scored += 1
+        assert 256 - 2 * 4 <= scored <= 256  # refused at most two chunks early, never late
+        assert predict_status(port) == 429  # and the same budget is spent for the API
 
 
 def test_an_address_may_hold_only_so_many_connections(daphne):
