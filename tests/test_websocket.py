@@ -247,7 +247,7 @@ async def test_connections_are_scored_side_by_side():
 
 async def test_texts_waiting_from_several_connections_are_scored_in_one_batch(monkeypatch):
     from ml import inference
-    from ml.consumers import SentimentBatcher
+    from ml.live_batcher import SentimentBatcher
 
     real, batches, gate = inference.predict_batch, [], threading.Event()
     real_score, handed_in = SentimentBatcher.score, []
