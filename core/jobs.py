@@ -247,6 +247,20 @@ def run_work(run: JobRun, work: Callable[[JobRun], object]) -> str:
     return type(run).objects.filter(pk=run.pk).values_list("status", flat=True).first()
 
 
+def run_in_foreground(run: JobRun, work: Callable[[JobRun], object]) -> str:
+    """`run_work` for a run a command carries out in its own process (no queue); returns the final status.
+
+    Its heartbeat beats as a queued run's does, so a process killed outright leaves a run that
+    `job_runs_reap` fails once the heartbeat lapses; an interrupt (Ctrl-C) fails it at once, then goes on.
+    """
+    with heartbeat(run):
+        try:
+            return run_work(run, work)
+        except BaseException:  # KeyboardInterrupt, SystemExit: run_work records every Exception itself
+            run.mark_failed("Interrupted before it finished.", only_if=(JobRun.Status.RUNNING,))
+            raise
+
+
 def job_run_retry(run: Run, start: Callable[[], Run]) -> Run:
     """Start a new run through `start()` with a finished run's options; refused while `run` is unfinished."""
     run.refresh_from_db(fields=["status"])
@@ -304,8 +318,8 @@ def job_runs_reap(*, as_of: float | None = None) -> int:
     A queued job's run is abandoned when its heartbeat lapsed for `JOB_HEARTBEAT_TIMEOUT_SECONDS`,
     when RQ failed or lost its job, or when the worker that took the job is gone (unregistered in
     Redis, or its process no longer exists where this process can see it: the same machine and pid
-    namespace; that one needs no waiting). Runs with no job (started in the foreground by a command)
-    are left to `job_runs_reap_silent`. `as_of` (a Unix time) lets a check look ahead, as if that
+    namespace; that one needs no waiting). A run with no job (a command's, `run_in_foreground`) is
+    abandoned when its heartbeat lapsed. `as_of` (a Unix time) lets a check look ahead, as if that
     moment had come.
     """
     import django_rq
@@ -316,7 +330,7 @@ def job_runs_reap(*, as_of: float | None = None) -> int:
     lapsed = f"Abandoned: it stopped beating its heartbeat for more than {settings.JOB_HEARTBEAT_TIMEOUT_SECONDS} s."
     reaped = 0
     for model in _job_run_models():
-        for run in model.objects.filter(status=JobRun.Status.RUNNING, heartbeat_at__lt=cutoff).exclude(job_id=""):
+        for run in model.objects.filter(status=JobRun.Status.RUNNING, heartbeat_at__lt=cutoff):
             reaped += run.mark_failed(lapsed, only_if=(JobRun.Status.RUNNING,))
     try:
         queues = [django_rq.get_queue(name) for name in QUEUES]

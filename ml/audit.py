@@ -21,7 +21,7 @@ from functools import partial
 from django.db import transaction
 
 from core.errors import StarlingError
-from core.jobs import enqueue_run, run_work
+from core.jobs import enqueue_run, run_in_foreground
 from ml.config import TrainingOptions
 from ml.models import AuditRun, LabelSuspect
 from reviews.labels import LABELS
@@ -104,7 +104,7 @@ def audit_run_foreground(*, params: dict | None = None, user=None, report: Repor
     """Validate the options and audit in this process (`manage.py audit_labels`); returns the finished run."""
     options = AuditOptions.from_params(params)
     run = AuditRun.start_here(params=options.to_params(), created_by=_author(user))
-    run_work(run, partial(audit_run_execute, report=report))
+    run_in_foreground(run, partial(audit_run_execute, report=report))
     return AuditRun.objects.get(pk=run.pk)
 
 

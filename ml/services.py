@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import StarlingError
-from core.jobs import enqueue_run, job_run_retry, run_work
+from core.jobs import enqueue_run, job_run_retry, run_in_foreground
 from ml.config import TrainingOptions
 from ml.models import ModelVersion, TrainingRun
 
@@ -76,7 +76,7 @@ def training_run_foreground(*, params: dict, user=None, show_progress: bool = Fa
     run = TrainingRun.start_here(
         params=options.to_params(), created_by=_author(user), dataset_snapshot=_snapshot(options)
     )
-    run_work(run, partial(training_run_execute, show_progress=show_progress))
+    run_in_foreground(run, partial(training_run_execute, show_progress=show_progress))
     return TrainingRun.objects.select_related("model_version").get(pk=run.pk)
 
 

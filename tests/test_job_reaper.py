@@ -15,7 +15,11 @@ from django.utils import timezone
 
 from core.jobs import enqueue_run, job_runs_reap
 from crawling.models import CrawlRun
+from ml.models import AuditRun
+from reviews.labels import stars_to_label
+from reviews.models import ScrapedReview
 from tests.conftest import ROOT, worker_start
+from tests.factories import company_create, review_texts
 from tests.jobs_for_tests import horse_pid
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
@@ -141,12 +145,53 @@ def test_a_run_whose_heartbeat_lapsed_is_failed_with_the_reason(redis_url, trans
         status="running", job_id="job-on-a-lost-machine", heartbeat_at=timezone.now() - timedelta(seconds=10)
     )
     foreground = CrawlRun.objects.create(status="running", heartbeat_at=timezone.now() - timedelta(seconds=10))
+    beating = CrawlRun.objects.create(status="running", heartbeat_at=timezone.now())
 
-    assert job_runs_reap() == 1
-    silent.refresh_from_db()
-    assert silent.status == CrawlRun.Status.FAILED
-    assert silent.error == "Abandoned: it stopped beating its heartbeat for more than 3 s."
-    assert status_of(foreground) == CrawlRun.Status.RUNNING  # a command's own run: left to its process
+    assert job_runs_reap() == 2
+    for run in (silent, foreground):  # a command's own run beats a heartbeat too (`run_in_foreground`)
+        run.refresh_from_db()
+        assert run.status == CrawlRun.Status.FAILED
+        assert run.error == "Abandoned: it stopped beating its heartbeat for more than 3 s."
+    assert status_of(beating) == CrawlRun.Status.RUNNING
+
+
+def audit_command_started(env: dict[str, str]) -> tuple[subprocess.Popen, AuditRun]:
+    """`manage.py audit_labels` in its own process, slow enough to be caught running; the process and its run."""
+    company = company_create(name="Audit Shop")
+    for stars in (1, 3, 5):
+        for n, text in enumerate(review_texts(stars, 60, seed=stars)):
+            ScrapedReview.objects.create(
+                company=company, source="import", source_id=f"{stars}-{n}", label=stars_to_label(stars), text=text
+            )
+    command = [sys.executable, "manage.py", "audit_labels", "--folds", "5", "--seeds", "3", "--epochs", "40"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run = wait_until(lambda: AuditRun.objects.filter(status="running").first(), "the audit starting", timeout=60)
+    return process, run
+
+
+def test_an_interrupted_command_fails_its_run_at_once(short_heartbeat):
+    process, run = audit_command_started(short_heartbeat)
+    process.send_signal(signal.SIGINT)  # Ctrl-C
+    assert process.wait(timeout=60) != 0
+    run.refresh_from_db()
+    assert (run.status, run.error) == (AuditRun.Status.FAILED, "Interrupted before it finished.")
+
+
+def test_a_killed_command_leaves_a_run_the_reaper_fails_and_a_live_one_it_leaves(short_heartbeat):
+    process, run = audit_command_started(short_heartbeat)
+    try:
+        time.sleep(SHORT_HEARTBEAT + 1)  # longer than the timeout: only the heartbeat thread keeps it alive
+        assert process.poll() is None, "the audit finished before the test could look at it"
+        assert job_runs_reap() == 0
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        assert status_of(run) == AuditRun.Status.RUNNING  # nothing could record it
+        wait_until(lambda: job_runs_reap() == 1, "the reaper failing the run", timeout=SHORT_HEARTBEAT + 5)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    run.refresh_from_db()
+    assert run.error == f"Abandoned: it stopped beating its heartbeat for more than {SHORT_HEARTBEAT} s."
 
 
 def test_finished_runs_are_left_alone(subprocess_env):

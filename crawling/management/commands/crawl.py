@@ -9,7 +9,7 @@ import logging
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from core.jobs import failure_reason, run_work
+from core.jobs import failure_reason, run_in_foreground
 from crawling.console import CrawlBars, crawl_log_path, crawl_summary, crawler_log
 from crawling.models import CrawlRun
 from crawling.options import DEFAULT_START_URL, NO_BROWSER_HELP, NUMBER_OPTIONS, START_URL_HELP
@@ -61,7 +61,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Crawl #{run.pk} of {run.params['start_url']} (crawler log: {log_path})")
         self.stdout.flush()
         with crawler_log(log_path):
-            status = run_work(run, work)
+            status = run_in_foreground(run, work)
             console.close()
         run.refresh_from_db()
         self.stdout.write(crawl_summary(run, log_path=log_path))
