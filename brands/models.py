@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.urls import reverse
 
 STAR_FIELDS = ("stars_1", "stars_2", "stars_3", "stars_4", "stars_5")
@@ -89,6 +90,8 @@ class Company(models.Model):
             models.Index(fields=["is_active", "name"]),
             models.Index(fields=["-review_count"]),
             models.Index(fields=["-average_stars"]),
+            # Brands listed A-Z whatever the case, and an import matching companies by name without a domain.
+            models.Index(Lower("name"), name="company_lower_name"),
         ]
         constraints = [
             models.CheckConstraint(
