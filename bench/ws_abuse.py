@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import psutil
+from local_ports import free_port, wait_for_port  # bench/local_ports.py (this folder is on sys.path)
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Origin
@@ -43,25 +44,6 @@ NO_LIMITS = {
     "SENTIMENT_WS_REFUSED_BEFORE_CLOSE": "1000000",
     "THROTTLE_PREDICT": "100000000/min",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited with status {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing answered on port {port} after {timeout}s")
 
 
 def start_site(root: Path, workdir: Path, server: str, no_limits: bool) -> tuple[list[subprocess.Popen], int]:

@@ -37,7 +37,6 @@ import json
 import os
 import platform
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -48,6 +47,7 @@ from pathlib import Path
 
 import aiohttp
 import psutil
+from local_ports import free_port, wait_for_port  # bench/local_ports.py (this folder is on sys.path)
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Origin
@@ -62,25 +62,6 @@ TYPED = (
     "did not like was the delivery fee, which felt a bit high for such a small parcel. Overall a great "
     "experience and I would happily order from this shop again and recommend it to friends. "
 ) * 6  # over 2,100 characters: `--typing 1500 2100` types within it
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited with status {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing answered on port {port} after {timeout}s")
 
 
 @dataclass
