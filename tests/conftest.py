@@ -31,6 +31,42 @@ def browser_marks() -> list:
     return [pytest.mark.browser, missing]
 
 
+def in_the_browser(test):
+    """Marks one test that drives the local headless Chromium (skipped where it is not installed)."""
+    for mark in browser_marks():
+        test = mark(test)
+    return test
+
+
+def chromium(*flags: str, logs: tuple[str, ...] = ()):
+    """The local headless Chromium (the crawler's flags, plus `flags`), logging the kinds named in `logs`."""
+    from django.conf import settings
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    from crawling.discovery import CHROMIUM_FLAGS
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = settings.CHROMIUM_BINARY
+    for flag in (*CHROMIUM_FLAGS, *flags):
+        options.add_argument(flag)
+    if logs:
+        options.set_capability("goog:loggingPrefs", dict.fromkeys(logs, "ALL"))
+    return webdriver.Chrome(service=Service(settings.CHROMEDRIVER_PATH), options=options)
+
+
+def admin_sign_in(driver, server_url: str, user, next_page: str) -> None:
+    """Sign `user` in through the admin's login form (password PASSWORD), landing on `next_page`."""
+    from selenium.webdriver.common.by import By
+
+    from tests.factories import PASSWORD
+
+    driver.get(f"{server_url}/admin/login/?next={next_page}")
+    driver.find_element(By.NAME, "username").send_keys(user.username)
+    driver.find_element(By.NAME, "password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+
+
 def worker_start(env: dict[str, str], queue: str) -> subprocess.Popen:
     """An RQ worker on `queue`, in a process group of its own so that killing the group is a machine dying mid-job."""
     return subprocess.Popen(

@@ -16,7 +16,7 @@ from crawling.models import CrawlRun
 from reviews.labels import stars_to_label
 from reviews.models import ScrapedReview, UserReview
 from reviews.services import company_refresh_aggregates
-from tests.conftest import browser_marks
+from tests.conftest import admin_sign_in, chromium, in_the_browser
 
 pytestmark = pytest.mark.django_db
 
@@ -223,41 +223,22 @@ def test_select_all_acts_on_every_matching_row_in_bounded_batches(admin_client, 
     assert not ScrapedReview.objects.exclude(language="en").filter(excluded=True).exists()
 
 
-def in_the_browser(test):
-    """The test drives the local headless Chromium (skipped where it is not installed)."""
-    for mark in browser_marks():
-        test = mark(test)
-    return test
-
-
 @in_the_browser
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("page", [SCRAPED, "/admin/reviews/userreview/"], ids=["scraped", "visitors"])
 def test_review_lists_fit_a_1280_pixel_window_in_chromium(page, companies, live_server):
-    from django.conf import settings
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from crawling.discovery import CHROMIUM_FLAGS
-    from tests.factories import PASSWORD, staff_user_create
+    from tests.factories import staff_user_create
 
     long_text = "Ordered the winter boots in October, they arrived late and the sole came off within a week."
     add_scraped(30, companies, text=long_text)
     add_visitor_reviews(12, companies)
     staff = staff_user_create()
-    options = webdriver.ChromeOptions()
-    options.binary_location = settings.CHROMIUM_BINARY
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument("--window-size=1280,900")
-    driver = webdriver.Chrome(service=Service(settings.CHROMEDRIVER_PATH), options=options)
+    driver = chromium("--window-size=1280,900")
     try:
-        driver.get(f"{live_server.url}/admin/login/?next={page}")
-        driver.find_element(By.NAME, "username").send_keys(staff.username)
-        driver.find_element(By.NAME, "password").send_keys(PASSWORD)
-        driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+        admin_sign_in(driver, live_server.url, staff, page)
         rows = WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#result_list tbody tr"))
         page_width = driver.execute_script("return document.documentElement.scrollWidth")
         window_width = driver.execute_script("return window.innerWidth")

@@ -5,14 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.conf import settings
 
-from crawling.discovery import CHROMIUM_FLAGS
-from tests.conftest import browser_marks
+from tests.conftest import browser_marks, chromium
 
 selenium = pytest.importorskip("selenium")
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -21,12 +17,7 @@ pytestmark = browser_marks()
 
 @pytest.fixture
 def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = settings.CHROMIUM_BINARY
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(settings.CHROMEDRIVER_PATH), options=options)
+    driver = chromium(logs=("performance",))
     try:
         yield driver
     finally:

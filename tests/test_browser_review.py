@@ -15,20 +15,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from brands.models import Company
 from core.privacy import hash_ip
-from crawling.discovery import CHROMIUM_FLAGS
 from ml.inference import predict
 from reviews.models import UserReview
 from reviews.wording import SENTIMENT_WORDS
-from tests.conftest import ROOT, browser_marks, free_port
+from tests.conftest import ROOT, browser_marks, chromium, free_port
 
 selenium = pytest.importorskip("selenium")
 from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
@@ -95,12 +92,7 @@ def live_url(live_server_app) -> Iterator[str]:
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = settings.CHROMIUM_BINARY
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(settings.CHROMEDRIVER_PATH), options=options)
+    driver = chromium(f"--user-data-dir={tmp_path / 'chromium-profile'}", logs=("browser",))
     driver.set_window_size(1280, 1000)
     driver.set_page_load_timeout(30)
     try:

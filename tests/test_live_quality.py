@@ -26,8 +26,8 @@ import pytest
 
 from reviews.models import UserReview
 from reviews.quality import live_quality, live_quality_window, macro_f1
-from tests.conftest import browser_marks
-from tests.factories import PASSWORD, company_create, user_review_create_row
+from tests.conftest import admin_sign_in, chromium, in_the_browser
+from tests.factories import company_create, user_review_create_row
 
 pytestmark = pytest.mark.django_db
 
@@ -253,35 +253,15 @@ def test_reviews_without_a_model_name_are_counted_under_one_name():
     assert [(quality.model, quality.reviews) for quality in live_quality()] == [("(unnamed)", 1)]
 
 
-def in_the_browser(test):
-    """The test drives the local headless Chromium (skipped where it is not installed)."""
-    for mark in browser_marks():
-        test = mark(test)
-    return test
-
-
 @in_the_browser
 @pytest.mark.django_db(transaction=True)
 def test_the_page_fits_a_1280_pixel_window_in_chromium(reviews, staff_user, live_server):
-    from django.conf import settings
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from crawling.discovery import CHROMIUM_FLAGS
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = settings.CHROMIUM_BINARY
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument("--window-size=1280,900")
-    driver = webdriver.Chrome(service=Service(settings.CHROMEDRIVER_PATH), options=options)
+    driver = chromium("--window-size=1280,900")
     try:
-        driver.get(f"{live_server.url}/admin/login/?next={live_quality_page()}")
-        driver.find_element(By.NAME, "username").send_keys(staff_user.username)
-        driver.find_element(By.NAME, "password").send_keys(PASSWORD)
-        driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+        admin_sign_in(driver, live_server.url, staff_user, live_quality_page())
         charts = WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".live-charts svg"))
         widths = [chart.size["width"] for chart in charts]
         page_width = driver.execute_script("return document.documentElement.scrollWidth")
