@@ -72,7 +72,11 @@ def main() -> None:
     )
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--json", default="")
-    parser.add_argument("--save", default="", help="save the out-of-fold probabilities to this .npz")
+    parser.add_argument(
+        "--save",
+        default="",
+        help="save the out-of-fold probabilities (combined, and each pass's families) to this .npz",
+    )
     args = parser.parse_args()
 
     with (DATA / "trustpilot_reviews_sample.csv").open(encoding="utf-8") as file:
@@ -107,7 +111,10 @@ def main() -> None:
     results.append(scored(method, audit.suspects, flipped, audit.seconds))
     print(json.dumps(results[-1]), flush=True)
     if args.save:
-        np.savez(args.save, probabilities=audit.probabilities, noisy=noisy, flipped=flipped, labels=labels)
+        families = {
+            f"{name}_{number}": array for number, kept in enumerate(audit.passes, 1) for name, array in kept.items()
+        }
+        np.savez(args.save, probabilities=audit.probabilities, noisy=noisy, flipped=flipped, labels=labels, **families)
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "results": results}, indent=2))
 

@@ -61,6 +61,7 @@ class LabelNoiseResult:
     folds: int = DEFAULT_FOLDS
     seeds: tuple[int, ...] = field(default_factory=lambda: DEFAULT_SEEDS)
     linear: bool = DEFAULT_LINEAR  # the TF-IDF + logistic-regression family was combined in
+    passes: list[dict[str, np.ndarray]] = field(default_factory=list)  # per pass: family probabilities, left_out
 
 
 def fold_assignment(texts: Sequence[str], labels: np.ndarray, *, folds: int, seed: int) -> np.ndarray:
@@ -272,12 +273,14 @@ def label_noise_find(
     With `linear`, each pass combines the network's probabilities with the TF-IDF + logistic-regression
     ones (`combined_probabilities`). With two passes, the second trains without the first pass's most
     doubtful rows (`CLEAN_FRACTION` of them, still scored): models that learn less noise see it better.
+    The result keeps each pass's families ("network", "linear") and the rows it left out ("left_out").
     """
     started = time.perf_counter()
     labels = np.asarray(labels, dtype=np.int64)
     options = options or TrainingOptions()
     leave_out = None
     share = 0.9 if linear else 1.0  # of each pass, for the network
+    passes_families: list[dict[str, np.ndarray]] = []
     for number in range(1, passes + 1):
 
         def progress(done: float, message: str, number: int = number) -> None:
@@ -287,15 +290,19 @@ def label_noise_find(
         probabilities = out_of_fold_probabilities(
             texts, labels, options=options, folds=folds, seeds=seeds, leave_out=leave_out, report=progress
         )
+        families = {"network": probabilities}
         if linear:
             progress(1.0, "Scoring with TF-IDF + logistic regression.")
-            linear_probabilities = linear_out_of_fold_probabilities(
+            families["linear"] = linear_out_of_fold_probabilities(
                 texts, labels, folds=folds, seed=seeds[0], leave_out=leave_out
             )
-            probabilities = combined_probabilities([probabilities, linear_probabilities])
+            probabilities = combined_probabilities(list(families.values()))
+        if leave_out is not None:
+            families["left_out"] = leave_out
+        passes_families.append(families)
         if number < passes:
             doubt = label_doubt(probabilities, labels, class_thresholds(probabilities, labels))
             leave_out = np.argsort(doubt, kind="stable")[: round(len(labels) * CLEAN_FRACTION)]
     thresholds, suspects = rank_suspects(probabilities, labels, texts)
     seconds = time.perf_counter() - started
-    return LabelNoiseResult(probabilities, thresholds, suspects, seconds, folds, tuple(seeds), linear)
+    return LabelNoiseResult(probabilities, thresholds, suspects, seconds, folds, tuple(seeds), linear, passes_families)

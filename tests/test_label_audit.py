@@ -12,7 +12,12 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from ml.audit import AuditOptions, AuditOptionsError, audit_run_foreground, audit_run_start
-from ml.label_noise import combined_probabilities, label_noise_find, linear_out_of_fold_probabilities
+from ml.label_noise import (
+    CLEAN_FRACTION,
+    combined_probabilities,
+    label_noise_find,
+    linear_out_of_fold_probabilities,
+)
 from ml.models import AuditRun, LabelSuspect
 from reviews.labels import LABELS
 from reviews.models import LabelChange, ScrapedReview
@@ -56,6 +61,9 @@ def test_out_of_fold_confident_learning_ranks_the_flipped_rows_first():
             assert suspect.suggested == true[suspect.index]
     assert result.probabilities.shape == (len(texts), 3)
     assert np.allclose(result.probabilities.sum(axis=1), 1.0, atol=1e-4)
+    first, second = result.passes  # each pass's families, and the rows the second did not train on
+    assert set(first) == {"network", "linear"} and set(second) == {"network", "linear", "left_out"}
+    assert len(second["left_out"]) == round(len(texts) * CLEAN_FRACTION)
 
 
 def test_the_network_alone_and_the_tfidf_family_alone_score_every_row_out_of_fold():
