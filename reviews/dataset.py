@@ -1,7 +1,8 @@
 """The labelled dataset as a thing of its own: frozen into named snapshots, and exported as CSV or JSON lines.
 
-A snapshot keeps the row ids with the effective label each had (after staff relabelled), its size,
-class counts and a hash, so a training run can use exactly those rows again later. Exports stream
+A snapshot keeps the row ids with the effective label each had (after staff relabelled) and the text
+each had, its size, class counts and a hash, so a training run can use exactly those rows again later,
+whatever is edited or relabelled since. Exports stream
 rows from the database in chunks: the table is never loaded whole.
 """
 
@@ -83,8 +84,9 @@ def dataset_snapshot_create(
                     scraped_review_id=int(row_id[1:]) if row_id[0] == "s" else None,
                     user_review_id=int(row_id[1:]) if row_id[0] == "u" else None,
                     label=label,
+                    text=text,
                 )
-                for row_id, _, label in rows
+                for row_id, text, label in rows
             ),
             batch_size=CHUNK_ROWS,
         )
@@ -95,14 +97,14 @@ def _snapshot_rows_streamed(snapshot: DatasetSnapshot) -> Iterator[tuple[str, st
     members = (
         DatasetSnapshotRow.objects.filter(snapshot=snapshot)
         .order_by("pk")
-        .values_list("scraped_review_id", "user_review_id", "label", "scraped_review__text", "user_review__text")
+        .values_list("scraped_review_id", "user_review_id", "label", "text")
     )
-    for scraped_id, user_id, label, scraped_text, user_text in members.iterator(chunk_size=CHUNK_ROWS):
-        yield (f"s{scraped_id}", scraped_text, label) if scraped_id else (f"u{user_id}", user_text, label)
+    for scraped_id, user_id, label, text in members.iterator(chunk_size=CHUNK_ROWS):
+        yield (f"s{scraped_id}", text, label) if scraped_id else (f"u{user_id}", text, label)
 
 
 def dataset_snapshot_rows(snapshot: DatasetSnapshot) -> list[tuple[str, str, str]]:
-    """(row id, text, label) of a snapshot, in the order it was frozen, with the labels it was frozen with."""
+    """(row id, text, label) of a snapshot, in the order it was frozen, with the texts and labels it was frozen with."""
     return list(_snapshot_rows_streamed(snapshot))
 
 

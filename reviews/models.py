@@ -243,12 +243,17 @@ class DatasetSnapshot(models.Model):
 
 
 class DatasetSnapshotRow(models.Model):
-    """One row of a snapshot: a scraped or a visitor's review and the label it had when frozen."""
+    """One row of a snapshot: a scraped or a visitor's review, with the label and text it had when frozen.
+
+    The text is kept too: a crawl updates a review its author edited, and a snapshot must still train
+    the same model and export the same rows.
+    """
 
     snapshot = models.ForeignKey(DatasetSnapshot, on_delete=models.CASCADE, related_name="members")
     scraped_review = models.ForeignKey(ScrapedReview, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     user_review = models.ForeignKey(UserReview, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     label = models.CharField(max_length=8)
+    text = models.TextField(blank=True, default="")
 
     class Meta:
         ordering = ["id"]

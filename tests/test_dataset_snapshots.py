@@ -59,9 +59,11 @@ def test_snapshot_names_are_checked(capsys):
 def test_the_same_snapshot_seed_and_threads_train_the_same_model():
     labelled_reviews_create(12)
     snapshot = dataset_snapshot_create(name="frozen")
-    ScrapedReview.objects.filter(pk=first_review().pk).update(corrected_label="good")  # the live dataset moves on
     params = {"snapshot": "frozen", "epochs": 2, "seed": 11}
-    runs = [training_run_foreground(params=params) for _ in range(2)]
+    runs = [training_run_foreground(params=params)]
+    # The live dataset moves on: a relabel, and a review its author edited that a crawl brought in.
+    ScrapedReview.objects.filter(pk=first_review().pk).update(corrected_label="good", text="Edited: all fine now.")
+    runs.append(training_run_foreground(params=params))
     for run in runs:
         assert run.status == run.Status.SUCCEEDED, run.error
         assert run.dataset_snapshot == snapshot
@@ -70,6 +72,42 @@ def test_the_same_snapshot_seed_and_threads_train_the_same_model():
     assert weights[0].keys() == weights[1].keys()
     assert all(torch.equal(weights[0][name], weights[1][name]) for name in weights[0])
     assert runs[0].dataset["row_ids_sha256"] == runs[1].dataset["row_ids_sha256"]
+
+
+def test_a_snapshot_exports_the_texts_it_froze(capsys):
+    labelled_reviews_create(4)
+    review = first_review()
+    dataset_snapshot_create(name="before-edit")
+    frozen_text = review.text
+    ScrapedReview.objects.filter(pk=review.pk).update(text="The author rewrote this review later.")
+    call_command("export_dataset", "--snapshot", "before-edit", "--format", "jsonl")
+    rows = {row["id"]: row for row in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert rows[f"s{review.pk}"]["text"] == frozen_text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_snapshots_frozen_before_texts_were_kept_take_their_reviews_texts():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = (
+        [("reviews", "0004_scraped_review_corrected_label_gold_label_change_snapshot")],
+        [("reviews", "0005_dataset_snapshot_row_text")],
+    )
+    labelled_reviews_create(3)
+    snapshot = dataset_snapshot_create(name="older")
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        old_apps = executor.loader.project_state(before).apps
+        assert "text" not in {field.name for field in old_apps.get_model("reviews", "DatasetSnapshotRow")._meta.fields}
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(after)
+    texts = dict(ScrapedReview.objects.values_list("pk", "text"))
+    members = list(snapshot.members.all())
+    assert len(members) == 9 and all(member.text == texts[member.scraped_review_id] for member in members)
 
 
 def test_training_refuses_an_unknown_snapshot_before_starting():
