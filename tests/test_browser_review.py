@@ -25,7 +25,11 @@ from tests.conftest import ROOT, browser_marks, chromium, free_port
 
 selenium = pytest.importorskip("selenium")
 from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
+from selenium.common.exceptions import (  # noqa: E402
+    NoSuchElementException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
@@ -115,9 +119,19 @@ def brands(transactional_db, brands) -> list[Company]:
 
 
 def wait(driver, condition, timeout: float = WAIT_S):
-    # While a page is being replaced, an element found a moment ago can go stale: look again.
+    # While a page is being replaced, an element found a moment ago can go stale: look again. Chromium
+    # sometimes says so as an inspector error ("Node with given id does not belong to the document").
     ignored = (NoSuchElementException, StaleElementReferenceException)
-    return WebDriverWait(driver, timeout, poll_frequency=0.02, ignored_exceptions=ignored).until(lambda d: condition())
+
+    def check(_driver):
+        try:
+            return condition()
+        except WebDriverException as error:
+            if "does not belong to the document" in str(error):
+                return False
+            raise
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.02, ignored_exceptions=ignored).until(check)
 
 
 def sentiment(driver) -> tuple[str, str | None]:
