@@ -20,6 +20,7 @@ from functools import partial
 
 from django.db import transaction
 
+from core.authors import recorded_author
 from core.errors import StarlingError
 from core.jobs import enqueue_run, run_in_foreground
 from ml.config import TrainingOptions
@@ -87,15 +88,11 @@ class AuditOptions:
         return tuple(1234 + n for n in range(self.seeds))
 
 
-def _author(user) -> object | None:
-    return user if getattr(user, "is_authenticated", False) else None
-
-
 def audit_run_start(*, params: dict | None = None, user=None) -> AuditRun:
     """Validate the options, record a queued AuditRun and enqueue it (on the "training" queue: it trains models)."""
     options = AuditOptions.from_params(params)
     run = AuditRun.objects.create(
-        params=options.to_params(), created_by=_author(user), progress_message="Waiting for a worker."
+        params=options.to_params(), created_by=recorded_author(user), progress_message="Waiting for a worker."
     )
     return enqueue_run(run, AUDIT_JOB, queue="training")
 
@@ -103,7 +100,7 @@ def audit_run_start(*, params: dict | None = None, user=None) -> AuditRun:
 def audit_run_foreground(*, params: dict | None = None, user=None, report: Report | None = None) -> AuditRun:
     """Validate the options and audit in this process (`manage.py audit_labels`); returns the finished run."""
     options = AuditOptions.from_params(params)
-    run = AuditRun.start_here(params=options.to_params(), created_by=_author(user))
+    run = AuditRun.start_here(params=options.to_params(), created_by=recorded_author(user))
     run_in_foreground(run, partial(audit_run_execute, report=report))
     return AuditRun.objects.get(pk=run.pk)
 
@@ -114,7 +111,7 @@ def audit_run_execute(run: AuditRun, *, report: Report | None = None) -> AuditRu
 
     from ml.data import NotEnoughData
     from ml.label_noise import label_noise_find
-    from reviews.selectors import training_rows
+    from reviews.selectors import row_review_ids, training_rows
 
     options = AuditOptions.from_params(run.params)
     rows = training_rows(language=options.language, include_user_reviews=options.include_user_reviews)
@@ -141,8 +138,6 @@ def audit_run_execute(run: AuditRun, *, report: Report | None = None) -> AuditRu
     )
     suspects = []
     for rank, suspect in enumerate(result.suspects, start=1):
-        row_id = rows[suspect.index][0]
-        review = {"scraped_review_id" if row_id[0] == "s" else "user_review_id": int(row_id[1:])}
         suspects.append(
             LabelSuspect(
                 audit_run=run,
@@ -152,7 +147,7 @@ def audit_run_execute(run: AuditRun, *, report: Report | None = None) -> AuditRu
                 confidence=round(suspect.confidence, 4),
                 margin=round(suspect.margin, 4),
                 reason=suspect.reason,
-                **review,
+                **row_review_ids(rows[suspect.index][0]),
             )
         )
     with transaction.atomic():

@@ -14,9 +14,12 @@ def clean_text(text: str | None) -> str:
     """Make any string safe to score: lone surrogates replaced, control characters dropped, cut to the limit."""
     if text is None:
         return ""
-    text = str(text)[: settings.PREDICTION_MAX_CHARS]
-    text = text.encode("utf-8", "replace").decode("utf-8")
-    return CONTROL_CHARACTERS.sub("", text)
+    return CONTROL_CHARACTERS.sub("", _cut_and_replaced(text))
+
+
+def _cut_and_replaced(text: str) -> str:
+    """`text` cut to PREDICTION_MAX_CHARS with each lone surrogate replaced by one character."""
+    return str(text)[: settings.PREDICTION_MAX_CHARS].encode("utf-8", "replace").decode("utf-8")
 
 
 def cleaned_with_origin(text: str) -> tuple[str, np.ndarray]:
@@ -25,8 +28,8 @@ def cleaned_with_origin(text: str) -> tuple[str, np.ndarray]:
     Cleaning cuts the text, replaces each lone surrogate with one character and drops control
     characters, so the offsets are those of the characters it keeps.
     """
-    cleaned = clean_text(text)
-    replaced = str(text)[: settings.PREDICTION_MAX_CHARS].encode("utf-8", "replace").decode("utf-8")
+    replaced = _cut_and_replaced(text)
+    cleaned = CONTROL_CHARACTERS.sub("", replaced)
     dropped = [match.start() for match in CONTROL_CHARACTERS.finditer(replaced)]
     origin = np.delete(np.arange(len(replaced), dtype=np.int64), dropped)
     if len(origin) != len(cleaned):  # cleaning changed in a way this does not know: no offsets to give

@@ -89,8 +89,17 @@ def lexicon_features(text: str) -> np.ndarray:
     """VADER's compound, positive, negative and neutral scores: prior knowledge the small dataset lacks."""
     from ml.lexicon import lexicon_scores
 
-    scores = lexicon_scores(text)
+    return lexicon_vector(lexicon_scores(text))
+
+
+def lexicon_vector(scores: dict[str, float]) -> np.ndarray:
+    """VADER's scores as the model reads them: compound, positive, negative, neutral (float32)."""
     return np.array([scores["compound"], scores["pos"], scores["neg"], scores["neu"]], dtype=np.float32)
+
+
+def ngram_text(ids: np.ndarray, counts: np.ndarray, lexicon: np.ndarray) -> NgramText:
+    """A text's encoding from its distinct ids and how often each occurs (sublinear term frequency)."""
+    return NgramText(ids, (1.0 + np.log(counts)).astype(np.float32), lexicon)
 
 
 def distinct_counts(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -177,8 +186,7 @@ class NgramEncoding:
         """One text → its n-gram ids (and lexicon scores)."""
         text = self.cut(text)
         features = lexicon_features(text) if self.lexicon else np.zeros(0, dtype=np.float32)
-        ids, counts = distinct_counts(self.ngram_ids(text))
-        return NgramText(ids, (1.0 + np.log(counts)).astype(np.float32), features)
+        return ngram_text(*distinct_counts(self.ngram_ids(text)), features)
 
     def ngram_ids(self, text: str) -> np.ndarray:
         """int64 array of n-gram ids, one per occurrence (empty for an empty text)."""

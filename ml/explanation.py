@@ -108,8 +108,7 @@ def ngram_token_weights(model, cleaned: str) -> tuple[str, np.ndarray, np.ndarra
     spread = np.bincount(np.concatenate(firsts), share, size) - np.bincount(np.concatenate(lasts), share, size)
     per_char = np.cumsum(spread)[:-1]
     accumulated = np.concatenate(([0.0], np.cumsum(per_char)))
-    spans = parts["words"].starts, parts["words"].ends
-    tokens = np.stack(spans, axis=1) if "words" in parts else np.zeros((0, 2), dtype=np.int64)
+    tokens = np.stack((parts["words"].starts, parts["words"].ends), axis=1)  # a non-empty text has a token
     token_weights = accumulated[solid_before[tokens[:, 1]]] - accumulated[solid_before[tokens[:, 0]]]
     return norm, tokens, token_weights
 

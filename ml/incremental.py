@@ -23,6 +23,7 @@ one thread at a time (the scoring thread).
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from types import SimpleNamespace
 
@@ -31,9 +32,10 @@ import numpy as np
 from ml import lexicon
 from ml.encoding import (
     NgramEncoding,
-    NgramText,
     char_ngrams,
     distinct_counts,
+    lexicon_vector,
+    ngram_text,
     normalized,
     token_spans,
     word_bigrams,
@@ -140,6 +142,7 @@ class NgramTrack:
 
 _NONE = np.zeros(0, dtype=np.int64)
 _NONE_RAW = np.zeros(0, dtype=np.uint64)
+_NO_LEXICON = np.zeros(0, dtype=np.float32)
 
 
 @lru_cache(maxsize=1)
@@ -220,8 +223,6 @@ class LexiconTrack:
 
 def _score_valence(analyzer, sentiments: list, text: str, sifted: tuple[float, float, int]) -> dict[str, float]:
     """VADER's `score_valence` with the sifted sums given: the same operations in the same order."""
-    import math
-
     from vaderSentiment.vaderSentiment import normalize
 
     if not sentiments:
@@ -268,8 +269,5 @@ class TypingState:
         else:
             self.ngrams.update(norm)
             self.updates += 1
-        features = np.zeros(0, dtype=np.float32)
-        if self.lexicon is not None:
-            scores = self.lexicon.scores(text)
-            features = np.array([scores["compound"], scores["pos"], scores["neg"], scores["neu"]], dtype=np.float32)
-        return NgramText(self.ngrams.ids, (1.0 + np.log(self.ngrams.counts)).astype(np.float32), features)
+        features = lexicon_vector(self.lexicon.scores(text)) if self.lexicon is not None else _NO_LEXICON
+        return ngram_text(self.ngrams.ids, self.ngrams.counts, features)

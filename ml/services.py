@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.authors import recorded_author
 from core.errors import StarlingError
 from core.jobs import enqueue_run, job_run_retry, run_in_foreground
 from ml.config import TrainingOptions
@@ -34,10 +35,6 @@ class ModelVersionError(StarlingError):
     code = "model_unusable"
 
 
-def _author(user) -> object | None:
-    return user if getattr(user, "is_authenticated", False) else None
-
-
 def training_run_start(*, params: dict, user=None) -> TrainingRun:
     """Validate the options, record a queued TrainingRun and enqueue it on the "training" queue.
 
@@ -47,7 +44,7 @@ def training_run_start(*, params: dict, user=None) -> TrainingRun:
     options = TrainingOptions.from_params(params)
     run = TrainingRun.objects.create(
         params=options.to_params(),
-        created_by=_author(user),
+        created_by=recorded_author(user),
         dataset_snapshot=_snapshot(options),
         progress_message="Waiting for a training worker.",
     )
@@ -74,7 +71,7 @@ def training_run_foreground(*, params: dict, user=None, show_progress: bool = Fa
     """
     options = TrainingOptions.from_params(params)
     run = TrainingRun.start_here(
-        params=options.to_params(), created_by=_author(user), dataset_snapshot=_snapshot(options)
+        params=options.to_params(), created_by=recorded_author(user), dataset_snapshot=_snapshot(options)
     )
     run_in_foreground(run, partial(training_run_execute, show_progress=show_progress))
     return TrainingRun.objects.select_related("model_version").get(pk=run.pk)

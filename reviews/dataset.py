@@ -19,10 +19,11 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import transaction
 
+from core.authors import recorded_author
 from core.errors import StarlingError
-from reviews.labels import LABELS, stars_to_label
+from reviews.labels import LABELS
 from reviews.models import DatasetSnapshot, DatasetSnapshotRow
-from reviews.selectors import effective_label, scraped_reviews_in_dataset, training_rows, user_reviews_in_dataset
+from reviews.selectors import row_review_ids, training_rows, training_rows_streamed
 
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "jsonl")
 EXPORT_COLUMNS: tuple[str, ...] = ("id", "text", "label")
@@ -75,17 +76,11 @@ def dataset_snapshot_create(
             class_counts=dict.fromkeys(LABELS, 0) | Counter(label for _, _, label in rows),
             source_counts=dict(Counter("visitor" if row_id[0] == "u" else "scraped" for row_id, _, _ in rows)),
             sha256=dataset_rows_sha256((row_id, label) for row_id, _, label in rows),
-            created_by=user if getattr(user, "is_authenticated", False) else None,
+            created_by=recorded_author(user),
         )
         DatasetSnapshotRow.objects.bulk_create(
             (
-                DatasetSnapshotRow(
-                    snapshot=snapshot,
-                    scraped_review_id=int(row_id[1:]) if row_id[0] == "s" else None,
-                    user_review_id=int(row_id[1:]) if row_id[0] == "u" else None,
-                    label=label,
-                    text=text,
-                )
+                DatasetSnapshotRow(snapshot=snapshot, **row_review_ids(row_id), label=label, text=text)
                 for row_id, text, label in rows
             ),
             batch_size=CHUNK_ROWS,
@@ -108,28 +103,13 @@ def dataset_snapshot_rows(snapshot: DatasetSnapshot) -> list[tuple[str, str, str
     return list(_snapshot_rows_streamed(snapshot))
 
 
-def _current_rows_streamed(*, language: str, include_user_reviews: bool) -> Iterator[tuple[str, str, str]]:
-    scraped = (
-        scraped_reviews_in_dataset(language=language)
-        .annotate(training_label=effective_label())
-        .order_by("pk")
-        .values_list("pk", "text", "training_label")
-    )
-    for pk, text, label in scraped.iterator(chunk_size=CHUNK_ROWS):
-        yield f"s{pk}", text, label
-    if include_user_reviews:
-        picked = user_reviews_in_dataset().order_by("pk").values_list("pk", "text", "rating")
-        for pk, text, rating in picked.iterator(chunk_size=CHUNK_ROWS):
-            yield f"u{pk}", text, stars_to_label(rating)
-
-
 def dataset_rows_streamed(
     *, snapshot: DatasetSnapshot | None = None, language: str = "en", include_user_reviews: bool = False
 ) -> Iterator[tuple[str, str, str]]:
     """(row id, text, label) of a snapshot, or of the current dataset, read from the database in chunks."""
     if snapshot is not None:
         return _snapshot_rows_streamed(snapshot)
-    return _current_rows_streamed(language=language, include_user_reviews=include_user_reviews)
+    return training_rows_streamed(language=language, include_user_reviews=include_user_reviews, chunk_size=CHUNK_ROWS)
 
 
 def dataset_export_lines(rows: Iterable[tuple[str, str, str]], *, export_format: str) -> Iterator[str]:

@@ -13,15 +13,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from core.authors import recorded_author
 from reviews.labels import LABELS
 from reviews.models import LabelChange, ScrapedReview
 
 Action = LabelChange.Action
 REASON_MAX_CHARS = LabelChange._meta.get_field("reason").max_length
-
-
-def _author(user) -> object | None:
-    return user if getattr(user, "is_authenticated", False) else None
 
 
 def _changes(reviews: list[ScrapedReview], action: str, *, new_labels: dict[int, str], user, reason: str) -> int:
@@ -32,7 +29,7 @@ def _changes(reviews: list[ScrapedReview], action: str, *, new_labels: dict[int,
             old_label=review.effective_label,
             new_label=new_labels.get(review.pk, review.effective_label),
             reason=(reason or "")[:REASON_MAX_CHARS],
-            changed_by=_author(user),
+            changed_by=recorded_author(user),
         )
         for review in reviews
     )
@@ -81,7 +78,7 @@ def scraped_review_verify(*, review_ids: Iterable[int], verified: bool = True, u
         reviews = [review for review in _locked(review_ids) if review.is_gold != verified]
         ScrapedReview.objects.filter(pk__in=[r.pk for r in reviews]).update(
             verified_at=timezone.now() if verified else None,
-            verified_by=_author(user) if verified else None,
+            verified_by=recorded_author(user) if verified else None,
             updated_at=timezone.now(),
         )
         action = Action.VERIFY if verified else Action.UNVERIFY

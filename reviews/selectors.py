@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce
 
@@ -74,15 +76,33 @@ def training_rows(*, language: str, include_user_reviews: bool) -> list[tuple[st
     Scraped reviews in the dataset (`s<pk>`, see `scraped_reviews_in_dataset`) with their effective
     label; then, if asked, visitors' reviews in the dataset (`u<pk>`) labelled by the rating they picked.
     """
-    reviews = scraped_reviews_in_dataset(language=language).annotate(training_label=effective_label())
-    rows = [
-        (f"s{pk}", text, label)
-        for pk, text, label in reviews.order_by("pk").values_list("pk", "text", "training_label")
-    ]
+    return list(training_rows_streamed(language=language, include_user_reviews=include_user_reviews))
+
+
+def training_rows_streamed(
+    *, language: str, include_user_reviews: bool, chunk_size: int = 2000
+) -> Iterator[tuple[str, str, str]]:
+    """`training_rows`, read from the database `chunk_size` rows at a time (exports: never the whole table)."""
+    reviews = (
+        scraped_reviews_in_dataset(language=language)
+        .annotate(training_label=effective_label())
+        .order_by("pk")
+        .values_list("pk", "text", "training_label")
+    )
+    for pk, text, label in reviews.iterator(chunk_size=chunk_size):
+        yield f"s{pk}", text, label
     if include_user_reviews:
         picked = user_reviews_in_dataset().order_by("pk").values_list("pk", "text", "rating")
-        rows += [(f"u{pk}", text, stars_to_label(rating)) for pk, text, rating in picked]
-    return rows
+        for pk, text, rating in picked.iterator(chunk_size=chunk_size):
+            yield f"u{pk}", text, stars_to_label(rating)
+
+
+def row_review_ids(row_id: str) -> dict[str, int | None]:
+    """The review a training row id names (`s<pk>` a scraped review, `u<pk>` a visitor's), as foreign-key fields."""
+    pk = int(row_id[1:])
+    if row_id[0] == "s":
+        return {"scraped_review_id": pk, "user_review_id": None}
+    return {"scraped_review_id": None, "user_review_id": pk}
 
 
 def gold_rows() -> list[tuple[str, str, str]]:

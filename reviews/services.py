@@ -13,6 +13,7 @@ from django.db.models import Avg, Count
 from django.utils import timezone
 
 from brands.models import STAR_FIELDS, Company
+from core.authors import recorded_author
 from core.errors import Throttled
 from core.privacy import hash_ip
 from core.rate_limits import rate_limit_take, scope_rate
@@ -94,7 +95,7 @@ def user_review_create(
                 probabilities=scored.probabilities,
                 model_version_id=scored.model_version_id,
                 model_name=scored.model_name,
-                user=user if getattr(user, "is_authenticated", False) else None,
+                user=recorded_author(user),
                 ip_hash=hash_ip(ip),
                 user_agent=(user_agent or "")[:512],
                 submission_key=submission_key or None,

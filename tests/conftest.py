@@ -67,6 +67,18 @@ def admin_sign_in(driver, server_url: str, user, next_page: str) -> None:
     driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
 
 
+def worker_burst(env: dict[str, str], queue: str, *, timeout: float = 300) -> subprocess.CompletedProcess:
+    """An RQ worker on `queue` that runs what is queued there and exits (`--burst`), its output captured."""
+    return subprocess.run(
+        [sys.executable, "manage.py", "rqworker", queue, "--burst"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def worker_start(env: dict[str, str], queue: str) -> subprocess.Popen:
     """An RQ worker on `queue`, in a process group of its own so that killing the group is a machine dying mid-job."""
     return subprocess.Popen(

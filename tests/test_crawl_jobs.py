@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import pytest
 
 from crawling.models import CrawlRun
 from crawling.services import crawl_run_start
 from reviews.models import ScrapedReview
-from tests.conftest import ROOT
+from tests.conftest import worker_burst
 from tests.review_site.checks import FAST_LIMITS, normalised, stored_reviews
 from tests.review_site.content import build_site
 from tests.review_site.server import ReviewSite
@@ -19,14 +18,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
 
 def _burst_worker(env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "rqworker", "--burst", "crawl"],
-        cwd=ROOT,
-        env={**env, **FAST_LIMITS, "CRAWL_FANOUT_BATCH": "2"},
-        capture_output=True,
-        text=True,
-        timeout=150,
-    )
+    return worker_burst({**env, **FAST_LIMITS, "CRAWL_FANOUT_BATCH": "2"}, "crawl", timeout=150)
 
 
 def test_a_queued_crawl_runs_on_a_worker_and_fans_out_in_batches(subprocess_env):

@@ -18,7 +18,7 @@ from crawling.models import CrawlRun
 from ml.models import AuditRun
 from reviews.labels import stars_to_label
 from reviews.models import ScrapedReview
-from tests.conftest import ROOT, worker_start
+from tests.conftest import ROOT, worker_burst, worker_start
 from tests.factories import company_create, review_texts
 from tests.jobs_for_tests import horse_pid
 
@@ -197,9 +197,7 @@ def test_a_killed_command_leaves_a_run_the_reaper_fails_and_a_live_one_it_leaves
 def test_finished_runs_are_left_alone(subprocess_env):
     run = CrawlRun.objects.create(params={})
     enqueue_run(run, "tests.jobs_for_tests.quick_job", queue="default")
-    subprocess.run(
-        [sys.executable, "manage.py", "rqworker", "default", "--burst"], cwd=ROOT, env=subprocess_env, timeout=120
-    )
+    worker_burst(subprocess_env, "default", timeout=120)
     run.refresh_from_db()
     assert run.status == CrawlRun.Status.SUCCEEDED
     assert job_runs_reap(as_of=time.time() + 600) == 0

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -22,7 +20,7 @@ from ml.models import AuditRun, LabelSuspect
 from reviews.labels import LABELS
 from reviews.models import LabelChange, ScrapedReview
 from reviews.selectors import training_rows
-from tests.conftest import ROOT
+from tests.conftest import worker_burst
 from tests.factories import company_create, review_texts, user_review_create_row
 
 PER_CLASS = 40
@@ -188,14 +186,7 @@ def test_the_admin_starts_an_audit_as_a_queued_job(staff, redis_url, django_capt
 def test_an_audit_on_a_real_worker_stores_its_suspects(subprocess_env):
     reviews_with_flipped_labels()
     run = audit_run_start(params=FAST)
-    done = subprocess.run(
-        [sys.executable, "manage.py", "rqworker", "training", "--burst"],
-        cwd=ROOT,
-        env=subprocess_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = worker_burst(subprocess_env, "training")
     assert done.returncode == 0, done.stderr[-2000:]
     run.refresh_from_db()
     assert run.status == AuditRun.Status.SUCCEEDED, run.error

@@ -14,7 +14,7 @@ from ml.checkpoint import checkpoint_load
 from ml.jobs import training_job
 from ml.models import ModelVersion, TrainingRun
 from ml.services import training_run_start
-from tests.conftest import ROOT
+from tests.conftest import ROOT, worker_burst
 from tests.factories import labelled_reviews_create
 
 pytestmark = [pytest.mark.redis, pytest.mark.usefixtures("served_model_reset")]
@@ -25,14 +25,7 @@ def test_a_training_run_on_a_real_worker_trains_and_activates(subprocess_env):
     labelled_reviews_create(30)
     run = training_run_start(params={"epochs": 2, "activate": True, "seed": 3})
     assert run.status == TrainingRun.Status.QUEUED and run.job_id
-    done = subprocess.run(
-        [sys.executable, "manage.py", "rqworker", "training", "--burst"],
-        cwd=ROOT,
-        env=subprocess_env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    done = worker_burst(subprocess_env, "training", timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
     run.refresh_from_db()
     assert run.status == TrainingRun.Status.SUCCEEDED, run.error

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import psutil
@@ -18,7 +17,7 @@ from crawling.services import crawl_run_retry, crawl_run_start
 from ml.models import ModelVersion, TrainingRun
 from ml.services import training_run_retry, training_run_start
 from reviews.models import ScrapedReview
-from tests.conftest import ROOT, worker_start
+from tests.conftest import worker_burst, worker_start
 from tests.factories import labelled_reviews_create
 from tests.review_site.checks import FAST_LIMITS, normalised, stored_reviews
 from tests.review_site.content import build_site
@@ -78,7 +77,7 @@ def reaped(run) -> None:
 
 
 def burst_worker(env: dict[str, str], queue: str) -> None:
-    done = subprocess.run([sys.executable, "manage.py", "rqworker", queue, "--burst"], cwd=ROOT, env=env, timeout=150)
+    done = worker_burst(env, queue, timeout=150)
     assert done.returncode == 0
 
 
